@@ -60,7 +60,7 @@ impl Enrollment {
             method,
             token_hash,
             created_at: now,
-            expires_at: now + lifetime,
+            expires_at: end_of(now, lifetime)?,
         };
         enrollment.validate()?;
         Ok(enrollment)
@@ -77,10 +77,15 @@ impl Enrollment {
         if !lifetime.is_positive() {
             return Err(Problem::Inconsistent("an enrollment's lifetime must be positive").at("lifetime"));
         }
+        self.expires_at = end_of(now, lifetime)?;
         self.token_hash = token_hash;
-        self.expires_at = now + lifetime;
         Ok(())
     }
+}
+
+fn end_of(now: OffsetDateTime, lifetime: Duration) -> Result<OffsetDateTime, Error> {
+    now.checked_add(lifetime)
+        .ok_or(Problem::Inconsistent("an enrollment's lifetime must end before the year 10000").at("lifetime"))
 }
 
 impl Validate for Enrollment {
@@ -120,6 +125,8 @@ mod tests {
         assert!(!enrollment.is_expired_at(later));
         assert_eq!(enrollment.token_hash, TokenHash::from_bytes([2; 32]));
         assert!(enrollment.refresh(TokenHash::from_bytes([3; 32]), later, Duration::ZERO).is_err());
+        assert!(enrollment.refresh(TokenHash::from_bytes([3; 32]), later, Duration::MAX).is_err());
+        assert_eq!(enrollment.token_hash, TokenHash::from_bytes([2; 32]), "a refused refresh changes nothing");
     }
 
     #[test]

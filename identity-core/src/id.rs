@@ -128,6 +128,14 @@ id_type!(
     /// Identifies a [`Project`](crate::Project).
     ProjectId
 );
+id_type!(
+    /// Identifies a self-service flow (login, registration, settings, recovery, verification).
+    FlowId
+);
+id_type!(
+    /// Identifies an OAuth2 grant: the family of codes and tokens issued from one authorization, revoked together.
+    GrantId
+);
 
 #[cfg(test)]
 mod tests {

@@ -48,11 +48,13 @@ pub enum AddressVia {
 }
 
 impl AddressVia {
-    /// Normalises `value` as Kratos does: trimmed, and for email also lower-cased.
+    /// Normalises `value` for its channel, so one address has one spelling: emails trimmed and lower-cased (as
+    /// Kratos does); phone numbers reduced to `+` and digits (E.164), so `+1 (415) 555-0100` and
+    /// `+14155550100` are the same number.
     pub fn normalize(self, value: &str) -> String {
         match self {
             AddressVia::Email => value.trim().to_lowercase(),
-            AddressVia::Sms => value.trim().to_owned(),
+            AddressVia::Sms => value.chars().filter(|c| c.is_ascii_digit() || *c == '+').collect(),
         }
     }
 }
@@ -158,6 +160,7 @@ pub struct Identity {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema_url: Option<String>,
     /// The traits: a JSON object validated by the schema.
+    #[serde(deserialize_with = "json_object")]
     pub traits: Value,
     /// Whether it may sign in.
     #[serde(default)]
@@ -256,6 +259,13 @@ impl Identity {
     }
 }
 
+/// Decodes a value that must be a JSON object, so no decoder (not only [`from_json`](crate::from_json)) accepts
+/// traits of another type.
+fn json_object<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Value, D::Error> {
+    let value = Value::deserialize(deserializer)?;
+    if value.is_object() { Ok(value) } else { Err(serde::de::Error::custom("traits must be a JSON object")) }
+}
+
 impl Validate for Identity {
     fn validate(&self) -> Result<(), Error> {
         require_text("schema_id", &self.schema_id)?;
@@ -325,8 +335,8 @@ mod tests {
         let email = VerifiableAddress::new("  Alice@Example.COM ", AddressVia::Email, NOW).unwrap();
         assert_eq!(email.value, "alice@example.com");
         assert_eq!(email.status, VerificationStatus::Pending);
-        let phone = RecoveryAddress::new(" +49 151 ", AddressVia::Sms, NOW).unwrap();
-        assert_eq!(phone.value, "+49 151");
+        let phone = RecoveryAddress::new(" +1 (415) 555-0100 ", AddressVia::Sms, NOW).unwrap();
+        assert_eq!(phone.value, "+14155550100");
         assert!(VerifiableAddress::new("   ", AddressVia::Email, NOW).is_err());
     }
 

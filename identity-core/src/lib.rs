@@ -50,8 +50,8 @@ pub use credential::{
 pub use enrollment::{Enrollment, EnrollmentMethod};
 pub use error::{Error, Problem};
 pub use id::{
-    AddressId, AuthenticationPolicyId, CaId, DeviceId, EnrollmentId, GroupId, IdentityId, JwtSignerId, OrganizationId,
-    ProjectId, ProviderId, RoleId, SessionId,
+    AddressId, AuthenticationPolicyId, CaId, DeviceId, EnrollmentId, FlowId, GrantId, GroupId, IdentityId, JwtSignerId,
+    OrganizationId, ProjectId, ProviderId, RoleId, SessionId,
 };
 pub use identity::{
     AddressVia, Identity, IdentityState, IdentityType, RecoveryAddress, VerifiableAddress, VerificationStatus,

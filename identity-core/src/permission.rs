@@ -66,15 +66,15 @@ impl Permission {
     /// No operation.
     pub const NONE: Permission = Permission(0);
     /// Create only.
-    pub const CREATE: Permission = Permission(1);
+    pub const CREATE: Permission = Permission::of(Operation::Create);
     /// Read only.
-    pub const READ: Permission = Permission(2);
+    pub const READ: Permission = Permission::of(Operation::Read);
     /// Update only.
-    pub const UPDATE: Permission = Permission(4);
+    pub const UPDATE: Permission = Permission::of(Operation::Update);
     /// Delete only.
-    pub const DELETE: Permission = Permission(8);
+    pub const DELETE: Permission = Permission::of(Operation::Delete);
     /// All four operations.
-    pub const ALL: Permission = Permission(15);
+    pub const ALL: Permission = Permission(Self::CREATE.0 | Self::READ.0 | Self::UPDATE.0 | Self::DELETE.0);
 
     /// The set holding just `operation`.
     pub const fn of(operation: Operation) -> Permission {

@@ -1,6 +1,9 @@
-//! Secret material as types. Raw secrets ([`SecretString`], [`SecretBytes`]) redact `Debug`, zeroize on drop and
-//! have no `Serialize`; what the store keeps instead ([`TokenHash`], [`HashedPassword`], [`SealedSecret`]) is
-//! serialisable but still redacted in `Debug`, and compared in constant time.
+//! Secret material as types. Raw secrets ([`SecretString`], [`SecretBytes`]) redact `Debug`, zeroize on drop,
+//! have no `Serialize`, and compare only in constant time. What the store keeps instead ([`TokenHash`],
+//! [`HashedPassword`], [`SealedSecret`]) is serialisable but still redacted in `Debug`; [`TokenHash`], the lookup
+//! key of secrets, compares in constant time. Verifying a password against a [`HashedPassword`] is
+//! identity-auth's job (its hash libraries compare in constant time); equality on the stored forms is only for
+//! tests and bookkeeping.
 
 use std::fmt;
 use std::str::FromStr;

@@ -91,6 +91,9 @@ impl Session {
         if !lifespan.is_positive() {
             return Err(Problem::Inconsistent("a session's lifespan must be positive").at("lifespan"));
         }
+        let expires_at = now
+            .checked_add(lifespan)
+            .ok_or(Problem::Inconsistent("a session's lifespan must end before the year 10000").at("lifespan"))?;
         let session = Self {
             id: SessionId::new(),
             identity_id,
@@ -100,7 +103,7 @@ impl Session {
             authentication_methods: methods,
             issued_at: now,
             authenticated_at: now,
-            expires_at: now + lifespan,
+            expires_at,
             devices: Vec::new(),
         };
         session.validate()?;
@@ -199,6 +202,9 @@ mod tests {
         let no_life =
             Session::new(IdentityId::new(), TokenHash::from_bytes([1; 32]), vec![password_step()], NOW, Duration::ZERO);
         assert!(matches!(no_life, Err(Error::InvalidField { ref field, .. }) if field == "lifespan"));
+        let forever =
+            Session::new(IdentityId::new(), TokenHash::from_bytes([1; 32]), vec![password_step()], NOW, Duration::MAX);
+        assert!(matches!(forever, Err(Error::InvalidField { ref field, .. }) if field == "lifespan"));
     }
 
     #[test]

@@ -89,7 +89,7 @@ fn bad_role_attributes_traits_and_trailing_garbage_are_refused() {
         from_json::<Identity>(&export_with(|j| j["role_attributes"] = serde_json::json!(["#admins"]))).unwrap_err();
     assert!(matches!(err, Error::Json { ref path, .. } if path.starts_with("role_attributes")), "{err}");
     let err = from_json::<Identity>(&export_with(|j| j["traits"] = "ada".into())).unwrap_err();
-    assert!(matches!(err, Error::InvalidField { ref field, .. } if field == "traits"), "{err}");
+    assert!(matches!(err, Error::Json { ref path, .. } if path == "traits"), "{err}");
     assert!(from_json::<Identity>(&format!("{EXPORT} trailing")).is_err());
     assert!(from_json::<Identity>("").is_err());
 }

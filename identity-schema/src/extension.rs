@@ -7,6 +7,7 @@ use serde_json::Value;
 use identity_core::AddressVia;
 
 use crate::error::Error;
+use crate::pointer::child;
 
 /// The extension's key in a property's schema.
 pub(crate) const KEY: &str = "ory.sh/kratos";
@@ -125,20 +126,24 @@ impl Walker<'_> {
         if let Some(Value::Object(properties)) = schema.get("properties") {
             for (name, property) in properties {
                 path.push(Segment::Key(name.clone()));
-                let walked = self.walk(property, format!("{pointer}/properties/{}", escape(name)), path);
+                let walked = self.walk(property, child(&child(&pointer, "properties"), name), path);
                 path.pop();
                 walked?;
             }
         }
         for keyword in ["items", "prefixItems", "additionalItems"] {
-            let subschemas: Vec<&Value> = match schema.get(keyword) {
-                Some(Value::Array(items)) => items.iter().collect(),
-                Some(item) => vec![item],
+            let subschemas: Vec<(String, &Value)> = match schema.get(keyword) {
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .enumerate()
+                    .map(|(index, item)| (format!("{pointer}/{keyword}/{index}"), item))
+                    .collect(),
+                Some(item) => vec![(format!("{pointer}/{keyword}"), item)],
                 None => continue,
             };
-            for (index, item) in subschemas.into_iter().enumerate() {
+            for (item_pointer, item) in subschemas {
                 path.push(Segment::Each);
-                let walked = self.walk(item, format!("{pointer}/{keyword}/{index}"), path);
+                let walked = self.walk(item, item_pointer, path);
                 path.pop();
                 walked?;
             }
@@ -159,12 +164,9 @@ impl Walker<'_> {
     }
 }
 
-fn parse(id: &str, pointer: &str, block: &Value) -> Result<Extension, Error> {
-    let bad = |message: String| Error::Extension {
-        id: id.to_owned(),
-        pointer: format!("{pointer}/{}", escape(KEY)),
-        message,
-    };
+/// Reads one extension block found at `pointer` (the schema object holding it).
+pub(crate) fn parse(id: &str, pointer: &str, block: &Value) -> Result<Extension, Error> {
+    let bad = |message: String| Error::Extension { id: id.to_owned(), pointer: child(pointer, KEY), message };
     let extension = Extension::deserialize(block).map_err(|e| bad(e.to_string()))?;
     if let Some(code) = &extension.credentials.code
         && code.identifier
@@ -178,9 +180,29 @@ fn parse(id: &str, pointer: &str, block: &Value) -> Result<Extension, Error> {
 /// The subschema a local reference (`#`, `#/definitions/x`, or the schema's own `$id` followed by such a
 /// fragment) points at; `None` for anything else.
 pub(crate) fn local_target<'v>(root: &'v Value, reference: &str) -> Option<&'v Value> {
-    let fragment = local_fragment(root, reference)?;
-    let decoded = percent_decode(fragment)?;
-    root.pointer(&decoded)
+    let fragment = percent_decode(local_fragment(root, reference)?)?;
+    if fragment.is_empty() || fragment.starts_with('/') {
+        root.pointer(&fragment)
+    } else {
+        find_anchor(root, &fragment)
+    }
+}
+
+/// The subschema named `name` by `"$anchor"` (2019-09 and later) or by an `"$id": "#name"` (draft-07).
+fn find_anchor<'v>(value: &'v Value, name: &str) -> Option<&'v Value> {
+    match value {
+        Value::Object(object) => {
+            let named = object.get("$anchor").and_then(Value::as_str) == Some(name)
+                || object.get("$dynamicAnchor").and_then(Value::as_str) == Some(name)
+                || object.get("$id").and_then(Value::as_str).and_then(|id| id.strip_prefix('#')) == Some(name);
+            if named {
+                return Some(value);
+            }
+            object.values().find_map(|child| find_anchor(child, name))
+        }
+        Value::Array(items) => items.iter().find_map(|item| find_anchor(item, name)),
+        _ => None,
+    }
 }
 
 /// The fragment of a reference into the schema itself, without its `#`.
@@ -205,10 +227,6 @@ fn percent_decode(fragment: &str) -> Option<String> {
         }
     }
     String::from_utf8(out).ok()
-}
-
-fn escape(name: &str) -> String {
-    name.replace('~', "~0").replace('/', "~1")
 }
 
 #[cfg(test)]

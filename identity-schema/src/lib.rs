@@ -41,6 +41,7 @@
 mod derive;
 mod error;
 mod extension;
+mod pointer;
 mod registry;
 mod schema;
 mod violation;

@@ -23,8 +23,11 @@ pub struct IdentitySchema {
 impl IdentitySchema {
     /// Compiles the schema in `json`, registered under `id`.
     pub fn from_json_str(id: impl Into<String>, json: &str) -> Result<Self, Error> {
-        let id = id.into();
-        match serde_json::from_str(json) {
+        Self::from_bytes(id.into(), json.as_bytes())
+    }
+
+    fn from_bytes(id: String, json: &[u8]) -> Result<Self, Error> {
+        match serde_json::from_slice(json) {
             Ok(schema) => Self::from_value(id, schema),
             Err(source) => Err(Error::NotJson { id, source }),
         }
@@ -42,17 +45,14 @@ impl IdentitySchema {
     pub fn load(id: impl Into<String>, location: &str) -> Result<Self, Error> {
         if let Some(encoded) = location.strip_prefix("base64://") {
             let bytes = decode_base64(encoded.trim()).ok_or(Error::Base64)?;
-            let id = id.into();
-            return match serde_json::from_slice(&bytes) {
-                Ok(schema) => Self::from_value(id, schema),
-                Err(source) => Err(Error::NotJson { id, source }),
-            };
+            return Self::from_bytes(id.into(), &bytes);
         }
         Self::from_file(id, location.strip_prefix("file://").unwrap_or(location))
     }
 
     /// Compiles `schema`. Refuses references outside the schema, schemas whose `properties.traits` is not an
-    /// object schema, malformed `ory.sh/kratos` blocks and anything the JSON Schema compiler refuses.
+    /// object schema, malformed `ory.sh/kratos` blocks (wherever they are, even where they could never apply)
+    /// and anything the JSON Schema compiler refuses.
     pub fn from_value(id: impl Into<String>, schema: Value) -> Result<Self, Error> {
         let id = id.into();
         if !schema.is_object() {
@@ -62,7 +62,7 @@ impl IdentitySchema {
                 rule: "an identity schema must be a JSON object",
             });
         }
-        refuse_remote_references(&id, &schema, &schema, &mut String::new())?;
+        scan(&id, &schema, &schema, &mut String::new(), false)?;
         let traits = traits_schema(&id, &schema)?;
         let marks = extension::collect(&id, &schema, traits)?;
         let validator = jsonschema::options()
@@ -147,31 +147,34 @@ fn traits_schema<'s>(id: &str, schema: &'s Value) -> Result<&'s Value, Error> {
 }
 
 /// Keywords whose values are data, not schemas: a `$ref` inside them is not a reference.
-const DATA_KEYWORDS: [&str; 5] = ["enum", "const", "default", "examples", extension::KEY];
+const DATA_KEYWORDS: [&str; 4] = ["enum", "const", "default", "examples"];
 
-fn refuse_remote_references(id: &str, root: &Value, value: &Value, pointer: &mut String) -> Result<(), Error> {
+/// Keywords whose values map names to schemas: their keys are names, not keywords.
+const MAP_KEYWORDS: [&str; 5] = ["properties", "patternProperties", "$defs", "definitions", "dependentSchemas"];
+
+/// Walks the whole schema once before compiling it: refuses references that leave the document or point at
+/// nothing, and reads every `ory.sh/kratos` block so a typo fails the load even where the block could never
+/// apply. `in_map` says that `value`'s keys are names (of properties or definitions), not keywords.
+fn scan(id: &str, root: &Value, value: &Value, pointer: &mut String, in_map: bool) -> Result<(), Error> {
     match value {
         Value::Object(object) => {
             for (key, child) in object {
-                if let ("$ref" | "$dynamicRef" | "$recursiveRef", Value::String(reference)) = (key.as_str(), child) {
-                    if local_fragment(root, reference).is_none() {
-                        return Err(Error::RemoteReference {
-                            id: id.to_owned(),
-                            reference: reference.clone(),
-                            pointer: format!("{pointer}/{key}"),
-                        });
+                if !in_map {
+                    if let ("$ref" | "$dynamicRef" | "$recursiveRef", Value::String(reference)) = (key.as_str(), child)
+                    {
+                        check_reference(id, root, reference, pointer, key)?;
                     }
-                    if reference.contains("#/") && local_target(root, reference).is_none() {
-                        return Err(Error::DanglingReference { id: id.to_owned(), reference: reference.clone() });
+                    if key == extension::KEY {
+                        extension::parse(id, pointer, child)?;
+                        continue;
                     }
-                }
-                if DATA_KEYWORDS.contains(&key.as_str()) {
-                    continue;
+                    if DATA_KEYWORDS.contains(&key.as_str()) {
+                        continue;
+                    }
                 }
                 let length = pointer.len();
-                pointer.push('/');
-                pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
-                let result = refuse_remote_references(id, root, child, pointer);
+                *pointer = crate::pointer::child(pointer, key);
+                let result = scan(id, root, child, pointer, !in_map && MAP_KEYWORDS.contains(&key.as_str()));
                 pointer.truncate(length);
                 result?;
             }
@@ -179,14 +182,27 @@ fn refuse_remote_references(id: &str, root: &Value, value: &Value, pointer: &mut
         Value::Array(items) => {
             for (index, item) in items.iter().enumerate() {
                 let length = pointer.len();
-                pointer.push('/');
-                pointer.push_str(&index.to_string());
-                let result = refuse_remote_references(id, root, item, pointer);
+                *pointer = crate::pointer::child(pointer, &index.to_string());
+                let result = scan(id, root, item, pointer, false);
                 pointer.truncate(length);
                 result?;
             }
         }
         _ => {}
+    }
+    Ok(())
+}
+
+fn check_reference(id: &str, root: &Value, reference: &str, pointer: &str, key: &str) -> Result<(), Error> {
+    if local_fragment(root, reference).is_none() {
+        return Err(Error::RemoteReference {
+            id: id.to_owned(),
+            reference: reference.to_owned(),
+            pointer: crate::pointer::child(pointer, key),
+        });
+    }
+    if local_target(root, reference).is_none() {
+        return Err(Error::DanglingReference { id: id.to_owned(), reference: reference.to_owned() });
     }
     Ok(())
 }

@@ -155,7 +155,7 @@ pub(crate) fn violations_of(error: &jsonschema::ValidationError<'_>, out: &mut V
         ValidationErrorKind::Required { property } => {
             let name = property.as_str().map(str::to_owned).unwrap_or_else(|| property.to_string());
             out.push(Violation {
-                pointer: child_pointer(at, &name),
+                pointer: crate::pointer::child(at, &name),
                 code,
                 message: format!("the property {name:?} is required"),
             });
@@ -164,27 +164,12 @@ pub(crate) fn violations_of(error: &jsonschema::ValidationError<'_>, out: &mut V
         | ValidationErrorKind::UnevaluatedProperties { unexpected } => {
             for name in unexpected {
                 out.push(Violation {
-                    pointer: child_pointer(at, name),
+                    pointer: crate::pointer::child(at, name),
                     code,
                     message: format!("the property {name:?} is not allowed"),
                 });
             }
         }
         _ => out.push(Violation { pointer: at.to_owned(), code, message: error.to_string() }),
-    }
-}
-
-fn child_pointer(parent: &str, name: &str) -> String {
-    format!("{parent}/{}", name.replace('~', "~0").replace('/', "~1"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn child_pointers_escape_per_rfc_6901() {
-        assert_eq!(child_pointer("/traits", "a/b~c"), "/traits/a~1b~0c");
-        assert_eq!(child_pointer("", "email"), "/email");
     }
 }

@@ -30,12 +30,16 @@ fn json_value() -> impl Strategy<Value = Value> {
     })
 }
 
-fn schemas() -> Vec<IdentitySchema> {
-    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
-    ["email-password", "username-phone-totp", "device"]
-        .into_iter()
-        .map(|name| IdentitySchema::from_file(name, format!("{data}/{name}.schema.json")).unwrap())
-        .collect()
+/// Compiled once for all cases.
+fn schemas() -> &'static [IdentitySchema] {
+    static SCHEMAS: std::sync::OnceLock<Vec<IdentitySchema>> = std::sync::OnceLock::new();
+    SCHEMAS.get_or_init(|| {
+        let data = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
+        ["email-password", "username-phone-totp", "device"]
+            .into_iter()
+            .map(|name| IdentitySchema::from_file(name, format!("{data}/{name}.schema.json")).unwrap())
+            .collect()
+    })
 }
 
 proptest! {

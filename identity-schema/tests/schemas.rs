@@ -122,7 +122,7 @@ fn several_identifiers_and_channels_come_from_one_schema() {
         derived.verifiable_addresses,
         [
             Address { value: "ada@corp.example".into(), via: AddressVia::Email },
-            Address { value: "+44 20 7946 0958".into(), via: AddressVia::Sms },
+            Address { value: "+442079460958".into(), via: AddressVia::Sms },
         ]
     );
     assert_eq!(derived.recovery_addresses, [Address { value: "ada@corp.example".into(), via: AddressVia::Email }]);
@@ -253,4 +253,50 @@ fn webauthn_identifiers_and_passkey_display_names_are_derived() {
     assert_eq!(derived.passkey_display_name.as_deref(), Some("Ada L."));
     assert_eq!(derived.code_addresses, [Address { value: "+4915112345678".into(), via: AddressVia::Sms }]);
     assert_eq!(derived.identifiers_for(CredentialType::Code).collect::<Vec<_>>(), ["+4915112345678"]);
+}
+
+#[test]
+fn extension_typos_are_refused_even_where_the_block_cannot_apply() {
+    let schema = json!({"properties": {"traits": {"type": "object",
+        "patternProperties": {"^x-": {"type": "string", "ory.sh/kratos": {"recovery": {"vía": "email"}}}}
+    }}});
+    match IdentitySchema::from_value("x", schema) {
+        Err(Error::Extension { pointer, .. }) => {
+            assert_eq!(pointer, "/properties/traits/patternProperties/^x-/ory.sh~1kratos");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let unused_definition = json!({
+        "definitions": {"unused": {"ory.sh/kratos": {"credentials": {"password": {"identifer": true}}}}},
+        "properties": {"traits": {"type": "object"}}
+    });
+    assert!(matches!(IdentitySchema::from_value("x", unused_definition), Err(Error::Extension { .. })));
+}
+
+#[test]
+fn anchored_references_carry_their_extension() {
+    let schema = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$defs": {"login": {"$anchor": "login", "type": "string",
+            "ory.sh/kratos": {"credentials": {"password": {"identifier": true}}}}},
+        "properties": {"traits": {"type": "object", "properties": {"user": {"$ref": "#login"}}}}
+    });
+    let schema = IdentitySchema::from_value("anchors", schema).unwrap();
+    let derived = schema.check(&json!({"user": "Ada"})).unwrap();
+    assert_eq!(derived.identifiers_for(CredentialType::Password).collect::<Vec<_>>(), ["ada"]);
+    let dangling = json!({"properties": {"traits": {"type": "object", "properties": {"a": {"$ref": "#nowhere"}}}}});
+    assert!(matches!(IdentitySchema::from_value("x", dangling), Err(Error::DanglingReference { .. })));
+}
+
+#[test]
+fn properties_named_like_keywords_are_still_checked() {
+    let schema = json!({"properties": {"traits": {"type": "object", "properties": {
+        "default": {"$ref": "https://schemas.example.net/x.json"}
+    }}}});
+    match IdentitySchema::from_value("x", schema) {
+        Err(Error::RemoteReference { pointer, .. }) => {
+            assert_eq!(pointer, "/properties/traits/properties/default/$ref")
+        }
+        other => panic!("unexpected {other:?}"),
+    }
 }
