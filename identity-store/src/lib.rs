@@ -1,8 +1,66 @@
-//! Storage for the identity platform: async traits per aggregate (identities with their credentials, sessions,
-//! flows, enrollments, RBAC objects, OAuth2 clients and grants, throttling counters, one-time codes), and the
-//! backends that implement them: in-memory, SQLite (the embedded default) and PostgreSQL.
+//! Storage for the identity platform: one async trait per aggregate, usable as `Arc<dyn ...>`, and the backends
+//! that implement them: [`MemoryStore`] (always compiled), and SQLite and PostgreSQL through
+//! [`SqlStore`](sql::SqlStore) (features `sqlite` and `postgres`). Nothing outside this crate names a database.
 //!
-//! Nothing outside this crate names a database. Its traits and the conformance suite that every backend passes
-//! arrive with the store issue; until then this crate is empty on purpose.
+//! Every backend keeps the same invariants (unique login identifiers under concurrency, atomic writes, cascade
+//! deletes, single-use tokens and codes, lookups by hash only, typed errors), and proves it by passing the
+//! conformance suite in [`testing`] (feature `testing`), which an embedder's own backend can run too.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use identity_core::{Identity, time::OffsetDateTime};
+//! use identity_store::{IdentityStore, MemoryStore, Store};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+//! let ada = Identity::new("default", serde_json::json!({"email": "ada@example.com"}), OffsetDateTime::now_utc())?;
+//! store.create_identity(&ada).await?;
+//! assert_eq!(store.identity(ada.id).await?.traits["email"], "ada@example.com");
+//! # Ok(()) }
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+mod code;
+mod enrollment;
+mod error;
+mod flow;
+mod identity;
+mod memory;
+mod oauth2;
+mod page;
+mod rbac;
+mod session;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub mod sql;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod throttle;
+
+pub use code::{CodePurpose, CodeStore, OneTimeCode};
+pub use enrollment::EnrollmentStore;
+pub use error::Error;
+pub use flow::{FlowRecord, FlowStore};
+pub use identity::{
+    IdentityFilter, IdentityStore, MAX_DOCUMENT_BYTES, check_identity_size, is_login_credential, login_identifiers,
+    normalize_identifier,
+};
+pub use memory::MemoryStore;
+pub use oauth2::{ClientRecord, OAuth2Store, TokenKind, TokenRecord};
+pub use page::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest, PageToken};
+pub use rbac::RbacStore;
+pub use session::SessionStore;
+pub use throttle::ThrottleStore;
+
+/// Everything a backend stores: one object implementing every aggregate's trait. Servers hold an
+/// `Arc<dyn Store>` chosen at run time from configuration, and hand narrower views (`Arc<dyn SessionStore>`)
+/// to the code that needs only one aggregate.
+pub trait Store:
+    IdentityStore + SessionStore + FlowStore + EnrollmentStore + CodeStore + ThrottleStore + RbacStore + OAuth2Store
+{
+}
+
+impl<T> Store for T where
+    T: IdentityStore + SessionStore + FlowStore + EnrollmentStore + CodeStore + ThrottleStore + RbacStore + OAuth2Store
+{
+}

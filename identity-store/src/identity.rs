@@ -1,0 +1,200 @@
+//! Identities with their credentials: the trait, its query types, and the rules every backend applies the same
+//! way (which identifiers are unique, how they are normalised, how large an identity may be).
+
+use async_trait::async_trait;
+use identity_core::{
+    CertificateFingerprint, CredentialConfig, CredentialType, Identity, IdentityId, OrganizationId, RoleAttribute,
+};
+
+use crate::error::Error;
+use crate::page::{Page, PageRequest};
+
+/// The largest serialised `traits`, `metadata_public` or `metadata_admin` an identity may carry, in bytes.
+pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
+
+/// Which identities a listing or count includes. Filters combine with AND.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IdentityFilter {
+    /// Only the identity with this login identifier (of any credential type; case-insensitive where the type's
+    /// identifiers are).
+    pub credential_identifier: Option<String>,
+    /// Only identities carrying this role attribute.
+    pub role_attribute: Option<RoleAttribute>,
+    /// Only identities of this organization.
+    pub organization_id: Option<OrganizationId>,
+}
+
+/// Where identities live, with their credentials.
+///
+/// Invariants every implementation keeps:
+/// - a login identifier (see [`login_identifiers`]) belongs to at most one identity, also under concurrent
+///   writes; the loser gets [`Error::Conflict`] naming the identifier, and nothing of its write is kept;
+/// - an external id belongs to at most one identity;
+/// - creating an identity, and updating one together with the identifiers its credentials imply, are atomic;
+/// - deleting an identity removes, in one transaction, its credentials, enrollments, sessions, one-time codes,
+///   flows, OAuth2 tokens, role attributes and group memberships;
+/// - identities whose traits or metadata exceed [`MAX_DOCUMENT_BYTES`] are refused with [`Error::Invalid`].
+#[async_trait]
+pub trait IdentityStore: Send + Sync {
+    /// Stores a new identity with its credentials.
+    async fn create_identity(&self, identity: &Identity) -> Result<(), Error>;
+
+    /// The identity with `id`; [`Error::NotFound`] if there is none.
+    async fn identity(&self, id: IdentityId) -> Result<Identity, Error>;
+
+    /// The identity that signs in with `identifier` for credentials of `kind`.
+    async fn find_identity_by_identifier(
+        &self,
+        kind: CredentialType,
+        identifier: &str,
+    ) -> Result<Option<Identity>, Error>;
+
+    /// The identity with this external id.
+    async fn find_identity_by_external_id(&self, external_id: &str) -> Result<Option<Identity>, Error>;
+
+    /// The identity holding the certificate with this fingerprint.
+    async fn find_identity_by_certificate(
+        &self,
+        fingerprint: &CertificateFingerprint,
+    ) -> Result<Option<Identity>, Error> {
+        self.find_identity_by_identifier(CredentialType::X509, &fingerprint.to_hex()).await
+    }
+
+    /// A page of identities matching `filter`, ordered by id.
+    async fn list_identities(&self, filter: &IdentityFilter, page: &PageRequest) -> Result<Page<Identity>, Error>;
+
+    /// How many identities match `filter`.
+    async fn count_identities(&self, filter: &IdentityFilter) -> Result<u64, Error>;
+
+    /// Replaces the identity stored under `identity.id`, credentials and identifiers included.
+    async fn update_identity(&self, identity: &Identity) -> Result<(), Error>;
+
+    /// Deletes the identity and everything that belongs to it.
+    async fn delete_identity(&self, id: IdentityId) -> Result<(), Error>;
+}
+
+/// Whether identifiers of `kind` are unique login keys. Second factors (TOTP, lookup codes) are not: their
+/// identifiers only label them.
+pub fn is_login_credential(kind: CredentialType) -> bool {
+    !matches!(kind, CredentialType::Totp | CredentialType::LookupSecret)
+}
+
+/// Normalises an identifier of `kind` the way the store keys it: trimmed, and lower-cased for types whose
+/// identifiers are emails, user names, phone numbers or fingerprints. OIDC and external-JWT subjects are kept
+/// exactly, since upstream providers may treat case as significant.
+pub fn normalize_identifier(kind: CredentialType, identifier: &str) -> String {
+    match kind {
+        CredentialType::Oidc | CredentialType::ExtJwt => identifier.trim().to_owned(),
+        _ => identifier.trim().to_lowercase(),
+    }
+}
+
+/// The unique login keys an identity's credentials imply: `(type, normalised identifier)`, sorted, without
+/// duplicates. For X.509 credentials the certificate's fingerprint counts too.
+pub fn login_identifiers(identity: &Identity) -> Vec<(CredentialType, String)> {
+    let mut keys: Vec<(CredentialType, String)> = Vec::new();
+    for credential in identity.credentials.iter() {
+        let kind = credential.credential_type();
+        if !is_login_credential(kind) {
+            continue;
+        }
+        for identifier in &credential.identifiers {
+            let normalized = normalize_identifier(kind, identifier);
+            if !normalized.is_empty() {
+                keys.push((kind, normalized));
+            }
+        }
+        if let CredentialConfig::X509(config) = &credential.config {
+            keys.push((kind, config.fingerprint.to_hex()));
+        }
+    }
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// Refuses identities over the store's size limits.
+pub fn check_identity_size(identity: &Identity) -> Result<(), Error> {
+    let documents = [
+        ("traits", Some(&identity.traits)),
+        ("metadata_public", identity.metadata_public.as_ref()),
+        ("metadata_admin", identity.metadata_admin.as_ref()),
+    ];
+    for (field, document) in documents {
+        let Some(document) = document else { continue };
+        let size = serde_json::to_vec(document).map(|bytes| bytes.len()).unwrap_or(usize::MAX);
+        if size > MAX_DOCUMENT_BYTES {
+            return Err(Error::Invalid {
+                field,
+                reason: format!("{size} bytes is more than the {MAX_DOCUMENT_BYTES} allowed"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The [`Error::Conflict`] for an identifier that is taken.
+pub(crate) fn identifier_conflict(kind: CredentialType, identifier: &str) -> Error {
+    Error::conflict(format!("{kind} identifier"), identifier)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use identity_core::{Credential, PasswordConfig, TotpConfig, X509Config, time::OffsetDateTime};
+    use serde_json::json;
+
+    fn identity_with(credentials: Vec<Credential>) -> Identity {
+        let mut identity = Identity::new("default", json!({}), OffsetDateTime::UNIX_EPOCH).unwrap();
+        for credential in credentials {
+            identity.credentials.insert(credential);
+        }
+        identity
+    }
+
+    #[test]
+    fn identifiers_are_normalised_per_type_and_second_factors_skipped() {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let password = Credential::new(
+            CredentialConfig::Password(PasswordConfig::default()),
+            vec![" Ada@Example.COM ".into(), "ada@example.com".into()],
+            now,
+        )
+        .unwrap();
+        let oidc = Credential::new(
+            CredentialConfig::Oidc(identity_core::OidcConfig::default()),
+            vec!["google:AbC".into()],
+            now,
+        )
+        .unwrap();
+        let totp = Credential::new(
+            CredentialConfig::Totp(TotpConfig::new(identity_core::SealedSecret::from_bytes(vec![1]))),
+            vec!["ada".into()],
+            now,
+        )
+        .unwrap();
+        let fingerprint = CertificateFingerprint::from_bytes([0xAB; 32]);
+        let cert =
+            Credential::new(CredentialConfig::X509(X509Config { fingerprint, subject: "CN=ada".into() }), vec![], now)
+                .unwrap();
+        let keys = login_identifiers(&identity_with(vec![password, oidc, totp, cert]));
+        assert_eq!(
+            keys,
+            [
+                (CredentialType::Password, "ada@example.com".to_owned()),
+                (CredentialType::Oidc, "google:AbC".to_owned()),
+                (CredentialType::X509, "ab".repeat(32)),
+            ]
+        );
+    }
+
+    #[test]
+    fn oversized_documents_are_refused() {
+        let mut identity = identity_with(vec![]);
+        identity.traits = json!({"blob": "x".repeat(MAX_DOCUMENT_BYTES)});
+        assert!(matches!(check_identity_size(&identity), Err(Error::Invalid { field: "traits", .. })));
+        identity.traits = json!({});
+        identity.metadata_admin = Some(json!("y".repeat(MAX_DOCUMENT_BYTES)));
+        assert!(matches!(check_identity_size(&identity), Err(Error::Invalid { field: "metadata_admin", .. })));
+    }
+}

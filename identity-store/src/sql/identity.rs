@@ -1,0 +1,265 @@
+//! Identities in SQL: the document in `identities`, the unique keys in `identity_identifiers`, role attributes
+//! in `identity_role_attributes` for filtering.
+
+use async_trait::async_trait;
+use identity_core::{CredentialType, Identity, IdentityId};
+use sqlx::{Any, AssertSqlSafe, Row, Transaction};
+
+use super::{SqlStore, map_error, map_write_error};
+use crate::error::Error;
+use crate::identity::{
+    IdentityFilter, IdentityStore, check_identity_size, identifier_conflict, login_identifiers, normalize_identifier,
+};
+use crate::page::{Page, PageRequest, PageToken};
+
+pub(super) fn decode_identity(id: &str, document: &str) -> Result<Identity, Error> {
+    identity_core::from_json(document).map_err(|e| Error::corrupt("identity", id, e))
+}
+
+/// A filtered `WHERE` clause and its bind values, shared by list and count.
+struct Where {
+    sql: String,
+    binds: Vec<String>,
+}
+
+impl Where {
+    fn new(filter: &IdentityFilter) -> Self {
+        let mut clause = Where { sql: String::from("WHERE 1 = 1"), binds: Vec::new() };
+        if let Some(identifier) = &filter.credential_identifier {
+            let exact = normalize_identifier(CredentialType::Oidc, identifier);
+            let folded = normalize_identifier(CredentialType::Password, identifier);
+            let (a, b) = (clause.bind(exact), clause.bind(folded));
+            clause.sql.push_str(&format!(
+                " AND i.id IN (SELECT identity_id FROM identity_identifiers WHERE \
+                 (credential_type IN ('oidc', 'ext_jwt') AND identifier = {a}) OR \
+                 (credential_type NOT IN ('oidc', 'ext_jwt') AND identifier = {b}))"
+            ));
+        }
+        if let Some(attribute) = &filter.role_attribute {
+            let a = clause.bind(attribute.as_str().to_owned());
+            clause.sql.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM identity_role_attributes r WHERE r.identity_id = i.id AND r.attribute = {a})"
+            ));
+        }
+        if let Some(organization) = filter.organization_id {
+            let a = clause.bind(organization.to_string());
+            clause.sql.push_str(&format!(" AND i.organization_id = {a}"));
+        }
+        clause
+    }
+
+    fn bind(&mut self, value: String) -> String {
+        self.binds.push(value);
+        format!("${}", self.binds.len())
+    }
+}
+
+impl SqlStore {
+    /// Writes the identity's document, identifiers and role attributes inside `tx`, naming the conflict if a
+    /// unique key is taken. `insert` chooses between a new row and replacing an existing one.
+    async fn write_identity(
+        tx: &mut Transaction<'static, Any>,
+        identity: &Identity,
+        insert: bool,
+    ) -> Result<(), Error> {
+        let id = identity.id.to_string();
+        let document = super::to_document("identity", identity)?;
+        let organization = identity.organization_id.map(|o| o.to_string());
+        let external_conflict = || match &identity.external_id {
+            Some(external_id) => Error::conflict("external_id", external_id),
+            None => Error::conflict("identity id", identity.id.to_string()),
+        };
+        if insert {
+            sqlx::query("INSERT INTO identities (id, external_id, organization_id, document) VALUES ($1, $2, $3, $4)")
+                .bind(&id)
+                .bind(identity.external_id.clone())
+                .bind(organization)
+                .bind(document)
+                .execute(&mut **tx)
+                .await
+                .map_err(|e| map_write_error(e, external_conflict, || Error::not_found("identity", &id)))?;
+        } else {
+            let updated = sqlx::query(
+                "UPDATE identities SET external_id = $2, organization_id = $3, document = $4 WHERE id = $1",
+            )
+            .bind(&id)
+            .bind(identity.external_id.clone())
+            .bind(organization)
+            .bind(document)
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| map_write_error(e, external_conflict, || Error::not_found("identity", &id)))?;
+            if updated.rows_affected() == 0 {
+                return Err(Error::not_found("identity", &id));
+            }
+            for table in ["identity_identifiers", "identity_role_attributes"] {
+                sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE identity_id = $1")))
+                    .bind(&id)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(map_error)?;
+            }
+        }
+        for (kind, identifier) in login_identifiers(identity) {
+            sqlx::query(
+                "INSERT INTO identity_identifiers (credential_type, identifier, identity_id) VALUES ($1, $2, $3)",
+            )
+            .bind(kind.as_str())
+            .bind(&identifier)
+            .bind(&id)
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| {
+                map_write_error(e, || identifier_conflict(kind, &identifier), || Error::not_found("identity", &id))
+            })?;
+        }
+        for attribute in &identity.role_attributes {
+            sqlx::query("INSERT INTO identity_role_attributes (identity_id, attribute) VALUES ($1, $2)")
+                .bind(&id)
+                .bind(attribute.as_str())
+                .execute(&mut **tx)
+                .await
+                .map_err(map_error)?;
+        }
+        Ok(())
+    }
+
+    async fn find_one(&self, sql: &'static str, key: &[&str]) -> Result<Option<Identity>, Error> {
+        let mut query = sqlx::query(sql);
+        for value in key {
+            query = query.bind(*value);
+        }
+        let row = query.fetch_optional(self.pool()).await.map_err(map_error)?;
+        row.map(|row| {
+            let id: String = row.try_get("id").map_err(map_error)?;
+            let document: String = row.try_get("document").map_err(map_error)?;
+            decode_identity(&id, &document)
+        })
+        .transpose()
+    }
+}
+
+#[async_trait]
+impl IdentityStore for SqlStore {
+    async fn create_identity(&self, identity: &Identity) -> Result<(), Error> {
+        check_identity_size(identity)?;
+        let mut tx = self.begin_write().await?;
+        Self::write_identity(&mut tx, identity, true).await?;
+        tx.commit().await.map_err(map_error)
+    }
+
+    async fn identity(&self, id: IdentityId) -> Result<Identity, Error> {
+        let key = id.to_string();
+        self.find_one("SELECT id, document FROM identities WHERE id = $1", &[&key])
+            .await?
+            .ok_or_else(|| Error::not_found("identity", id))
+    }
+
+    async fn find_identity_by_identifier(
+        &self,
+        kind: CredentialType,
+        identifier: &str,
+    ) -> Result<Option<Identity>, Error> {
+        let identifier = normalize_identifier(kind, identifier);
+        self.find_one(
+            "SELECT i.id, i.document FROM identity_identifiers k JOIN identities i ON i.id = k.identity_id \
+             WHERE k.credential_type = $1 AND k.identifier = $2",
+            &[kind.as_str(), &identifier],
+        )
+        .await
+    }
+
+    async fn find_identity_by_external_id(&self, external_id: &str) -> Result<Option<Identity>, Error> {
+        self.find_one("SELECT id, document FROM identities WHERE external_id = $1", &[external_id]).await
+    }
+
+    async fn list_identities(&self, filter: &IdentityFilter, page: &PageRequest) -> Result<Page<Identity>, Error> {
+        page.check()?;
+        let mut clause = Where::new(filter);
+        if let Some(token) = &page.page_token {
+            let after = clause.bind(token.last_id()?.to_string());
+            clause.sql.push_str(&format!(" AND i.id > {after}"));
+        }
+        let size = page.page_size as usize;
+        let sql = format!("SELECT i.id, i.document FROM identities i {} ORDER BY i.id LIMIT {}", clause.sql, size + 1);
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for value in clause.binds {
+            query = query.bind(value);
+        }
+        let rows = query.fetch_all(self.pool()).await.map_err(map_error)?;
+        let mut items = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id: String = row.try_get("id").map_err(map_error)?;
+            let document: String = row.try_get("document").map_err(map_error)?;
+            items.push(decode_identity(&id, &document)?);
+        }
+        let next_page_token = if items.len() > size {
+            items.truncate(size);
+            items.last().map(|last| PageToken::after(last.id))
+        } else {
+            None
+        };
+        Ok(Page { items, next_page_token })
+    }
+
+    async fn count_identities(&self, filter: &IdentityFilter) -> Result<u64, Error> {
+        let clause = Where::new(filter);
+        let sql = format!("SELECT COUNT(*) AS n FROM identities i {}", clause.sql);
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for value in clause.binds {
+            query = query.bind(value);
+        }
+        let count: i64 = query.fetch_one(self.pool()).await.and_then(|row| row.try_get("n")).map_err(map_error)?;
+        Ok(u64::try_from(count).unwrap_or_default())
+    }
+
+    async fn update_identity(&self, identity: &Identity) -> Result<(), Error> {
+        check_identity_size(identity)?;
+        let mut tx = self.begin_write().await?;
+        Self::write_identity(&mut tx, identity, false).await?;
+        tx.commit().await.map_err(map_error)
+    }
+
+    async fn delete_identity(&self, id: IdentityId) -> Result<(), Error> {
+        // Every table that references an identity cascades, so one statement removes it all atomically.
+        let deleted = sqlx::query("DELETE FROM identities WHERE id = $1")
+            .bind(id.to_string())
+            .execute(self.pool())
+            .await
+            .map_err(map_error)?;
+        if deleted.rows_affected() == 0 {
+            return Err(Error::not_found("identity", id));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(feature = "testing")]
+#[async_trait]
+impl crate::testing::Inspect for SqlStore {
+    async fn rows_referencing(&self, identity: IdentityId) -> Result<u64, Error> {
+        let tables = [
+            ("identities", "id"),
+            ("identity_identifiers", "identity_id"),
+            ("identity_role_attributes", "identity_id"),
+            ("sessions", "identity_id"),
+            ("flows", "identity_id"),
+            ("enrollments", "identity_id"),
+            ("one_time_codes", "identity_id"),
+            ("oauth2_tokens", "identity_id"),
+            ("group_members", "identity_id"),
+        ];
+        let mut total = 0;
+        for (table, column) in tables {
+            let count: i64 =
+                sqlx::query(AssertSqlSafe(format!("SELECT COUNT(*) AS n FROM {table} WHERE {column} = $1")))
+                    .bind(identity.to_string())
+                    .fetch_one(self.pool())
+                    .await
+                    .and_then(|row| row.try_get("n"))
+                    .map_err(map_error)?;
+            total += u64::try_from(count).unwrap_or_default();
+        }
+        Ok(total)
+    }
+}

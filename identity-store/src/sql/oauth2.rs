@@ -1,0 +1,185 @@
+//! OAuth2 clients and their codes and tokens in SQL; tokens cascade with their client and their identity.
+
+use async_trait::async_trait;
+use identity_core::{GrantId, TokenHash, time::OffsetDateTime};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{SqlStore, from_document, hash_from_bytes, instant, map_error, map_write_error, micros, to_document};
+use crate::error::Error;
+use crate::oauth2::{ClientRecord, OAuth2Store, TokenKind, TokenRecord};
+
+fn decode_client(row: &AnyRow) -> Result<ClientRecord, Error> {
+    let client_id: String = row.try_get("client_id").map_err(map_error)?;
+    let document: String = row.try_get("document").map_err(map_error)?;
+    Ok(ClientRecord {
+        document: from_document("client", &client_id, &document)?,
+        created_at: instant("client", row.try_get("created_at").map_err(map_error)?)?,
+        updated_at: instant("client", row.try_get("updated_at").map_err(map_error)?)?,
+        client_id,
+    })
+}
+
+fn decode_token(row: &AnyRow) -> Result<TokenRecord, Error> {
+    let grant: String = row.try_get("grant_id").map_err(map_error)?;
+    let corrupt = |reason: &str| Error::corrupt("token", &grant, reason);
+    let kind: String = row.try_get("kind").map_err(map_error)?;
+    let identity_id: Option<String> = row.try_get("identity_id").map_err(map_error)?;
+    let document: String = row.try_get("document").map_err(map_error)?;
+    Ok(TokenRecord {
+        hash: hash_from_bytes("token", row.try_get("hash").map_err(map_error)?)?,
+        kind: TokenKind::parse(&kind).ok_or_else(|| corrupt("unknown kind"))?,
+        client_id: row.try_get("client_id").map_err(map_error)?,
+        identity_id: identity_id.map(|i| i.parse()).transpose().map_err(|_| corrupt("bad identity id"))?,
+        grant_id: grant.parse().map_err(|_| corrupt("bad grant id"))?,
+        created_at: instant("token", row.try_get("created_at").map_err(map_error)?)?,
+        expires_at: instant("token", row.try_get("expires_at").map_err(map_error)?)?,
+        document: from_document("token", &grant, &document)?,
+    })
+}
+
+#[async_trait]
+impl OAuth2Store for SqlStore {
+    async fn create_client(&self, client: &ClientRecord) -> Result<(), Error> {
+        sqlx::query("INSERT INTO oauth2_clients (client_id, created_at, updated_at, document) VALUES ($1, $2, $3, $4)")
+            .bind(client.client_id.clone())
+            .bind(micros(client.created_at))
+            .bind(micros(client.updated_at))
+            .bind(to_document("client", &client.document)?)
+            .execute(self.pool())
+            .await
+            .map_err(|e| {
+                map_write_error(
+                    e,
+                    || Error::conflict("client id", &client.client_id),
+                    || Error::not_found("client", &client.client_id),
+                )
+            })?;
+        Ok(())
+    }
+
+    async fn client(&self, client_id: &str) -> Result<ClientRecord, Error> {
+        let row =
+            sqlx::query("SELECT client_id, created_at, updated_at, document FROM oauth2_clients WHERE client_id = $1")
+                .bind(client_id)
+                .fetch_optional(self.pool())
+                .await
+                .map_err(map_error)?;
+        row.as_ref().map(decode_client).transpose()?.ok_or_else(|| Error::not_found("client", client_id))
+    }
+
+    async fn list_clients(&self) -> Result<Vec<ClientRecord>, Error> {
+        let rows =
+            sqlx::query("SELECT client_id, created_at, updated_at, document FROM oauth2_clients ORDER BY client_id")
+                .fetch_all(self.pool())
+                .await
+                .map_err(map_error)?;
+        rows.iter().map(decode_client).collect()
+    }
+
+    async fn update_client(&self, client: &ClientRecord) -> Result<(), Error> {
+        let done = sqlx::query(
+            "UPDATE oauth2_clients SET created_at = $2, updated_at = $3, document = $4 WHERE client_id = $1",
+        )
+        .bind(client.client_id.clone())
+        .bind(micros(client.created_at))
+        .bind(micros(client.updated_at))
+        .bind(to_document("client", &client.document)?)
+        .execute(self.pool())
+        .await
+        .map_err(map_error)?;
+        if done.rows_affected() == 0 {
+            return Err(Error::not_found("client", &client.client_id));
+        }
+        Ok(())
+    }
+
+    async fn delete_client(&self, client_id: &str) -> Result<(), Error> {
+        let done = sqlx::query("DELETE FROM oauth2_clients WHERE client_id = $1")
+            .bind(client_id)
+            .execute(self.pool())
+            .await
+            .map_err(map_error)?;
+        if done.rows_affected() == 0 {
+            return Err(Error::not_found("client", client_id));
+        }
+        Ok(())
+    }
+
+    async fn insert_token(&self, token: &TokenRecord) -> Result<(), Error> {
+        let mut tx = self.begin_write().await?;
+        let client = sqlx::query("SELECT client_id FROM oauth2_clients WHERE client_id = $1")
+            .bind(token.client_id.clone())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_error)?;
+        if client.is_none() {
+            return Err(Error::not_found("client", &token.client_id));
+        }
+        sqlx::query(
+            "INSERT INTO oauth2_tokens (hash, kind, client_id, identity_id, grant_id, created_at, expires_at, document) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(token.hash.as_bytes().to_vec())
+        .bind(token.kind.as_str())
+        .bind(token.client_id.clone())
+        .bind(token.identity_id.map(|i| i.to_string()))
+        .bind(token.grant_id.to_string())
+        .bind(micros(token.created_at))
+        .bind(micros(token.expires_at))
+        .bind(to_document("token", &token.document)?)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            map_write_error(
+                e,
+                || Error::conflict("token", token.kind.as_str()),
+                || Error::not_found("identity", token.identity_id.map(|i| i.to_string()).unwrap_or_default()),
+            )
+        })?;
+        tx.commit().await.map_err(map_error)
+    }
+
+    async fn find_token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, Error> {
+        let row = sqlx::query(
+            "SELECT hash, kind, client_id, identity_id, grant_id, created_at, expires_at, document \
+             FROM oauth2_tokens WHERE hash = $1",
+        )
+        .bind(hash.as_bytes().to_vec())
+        .fetch_optional(self.pool())
+        .await
+        .map_err(map_error)?;
+        row.as_ref().map(decode_token).transpose()
+    }
+
+    async fn consume_token(&self, hash: &TokenHash, now: OffsetDateTime) -> Result<Option<TokenRecord>, Error> {
+        let row = sqlx::query(
+            "DELETE FROM oauth2_tokens WHERE hash = $1 AND expires_at > $2 \
+             RETURNING hash, kind, client_id, identity_id, grant_id, created_at, expires_at, document",
+        )
+        .bind(hash.as_bytes().to_vec())
+        .bind(micros(now))
+        .fetch_optional(self.pool())
+        .await
+        .map_err(map_error)?;
+        row.as_ref().map(decode_token).transpose()
+    }
+
+    async fn revoke_grant(&self, grant: GrantId) -> Result<u64, Error> {
+        let done = sqlx::query("DELETE FROM oauth2_tokens WHERE grant_id = $1")
+            .bind(grant.to_string())
+            .execute(self.pool())
+            .await
+            .map_err(map_error)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn delete_expired_tokens(&self, now: OffsetDateTime) -> Result<u64, Error> {
+        let done = sqlx::query("DELETE FROM oauth2_tokens WHERE expires_at <= $1")
+            .bind(micros(now))
+            .execute(self.pool())
+            .await
+            .map_err(map_error)?;
+        Ok(done.rows_affected())
+    }
+}

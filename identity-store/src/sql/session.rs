@@ -1,0 +1,175 @@
+//! Sessions in SQL. The document is the session's JSON; `active`, `expires_at` and `token_hash` are columns too,
+//! for the queries, and `active` is the column's value on read so bulk revocation is one `UPDATE`.
+
+use async_trait::async_trait;
+use identity_core::{Identity, IdentityId, Session, SessionId, TokenHash, time::OffsetDateTime};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::identity::decode_identity;
+use super::{SqlStore, from_document, map_error, map_write_error, micros, to_document};
+use crate::error::Error;
+use crate::session::SessionStore;
+
+fn decode_session(row: &AnyRow) -> Result<Session, Error> {
+    let id: String = row.try_get("id").map_err(map_error)?;
+    let active: i64 = row.try_get("active").map_err(map_error)?;
+    let document: String = row.try_get("document").map_err(map_error)?;
+    let mut session: Session = from_document("session", &id, &document)?;
+    session.active = active != 0;
+    Ok(session)
+}
+
+impl SqlStore {
+    async fn write_session(&self, session: &Session, insert: bool) -> Result<(), Error> {
+        let sql = if insert {
+            "INSERT INTO sessions (id, identity_id, token_hash, active, issued_at, expires_at, document) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        } else {
+            "UPDATE sessions SET identity_id = $2, token_hash = $3, active = $4, issued_at = $5, expires_at = $6, \
+             document = $7 WHERE id = $1"
+        };
+        let done = sqlx::query(sql)
+            .bind(session.id.to_string())
+            .bind(session.identity_id.to_string())
+            .bind(session.token_hash.as_bytes().to_vec())
+            .bind(i64::from(session.active))
+            .bind(micros(session.issued_at))
+            .bind(micros(session.expires_at))
+            .bind(to_document("session", session)?)
+            .execute(self.pool())
+            .await
+            .map_err(|e| {
+                map_write_error(
+                    e,
+                    || Error::conflict("session", session.id.to_string()),
+                    || Error::not_found("identity", session.identity_id),
+                )
+            })?;
+        if done.rows_affected() == 0 {
+            return Err(Error::not_found("session", session.id));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SessionStore for SqlStore {
+    async fn insert_session(&self, session: &Session) -> Result<(), Error> {
+        self.write_session(session, true).await
+    }
+
+    async fn session(&self, id: SessionId) -> Result<Session, Error> {
+        let row = sqlx::query("SELECT s.id, s.active, s.document FROM sessions s WHERE s.id = $1")
+            .bind(id.to_string())
+            .fetch_optional(self.pool())
+            .await
+            .map_err(map_error)?;
+        row.as_ref().map(decode_session).transpose()?.ok_or_else(|| Error::not_found("session", id))
+    }
+
+    async fn find_session_by_token_hash(&self, hash: &TokenHash) -> Result<Option<Session>, Error> {
+        let row = sqlx::query("SELECT s.id, s.active, s.document FROM sessions s WHERE s.token_hash = $1")
+            .bind(hash.as_bytes().to_vec())
+            .fetch_optional(self.pool())
+            .await
+            .map_err(map_error)?;
+        row.as_ref().map(decode_session).transpose()
+    }
+
+    async fn find_session_with_identity(&self, hash: &TokenHash) -> Result<Option<(Session, Identity)>, Error> {
+        let row = sqlx::query(
+            "SELECT s.id, s.active, s.document, i.id AS identity_id, i.document AS identity_document \
+             FROM sessions s JOIN identities i ON i.id = s.identity_id WHERE s.token_hash = $1",
+        )
+        .bind(hash.as_bytes().to_vec())
+        .fetch_optional(self.pool())
+        .await
+        .map_err(map_error)?;
+        let Some(row) = row else { return Ok(None) };
+        let session = decode_session(&row)?;
+        let identity_id: String = row.try_get("identity_id").map_err(map_error)?;
+        let identity_document: String = row.try_get("identity_document").map_err(map_error)?;
+        Ok(Some((session, decode_identity(&identity_id, &identity_document)?)))
+    }
+
+    async fn sessions_of(
+        &self,
+        identity: IdentityId,
+        active_at: Option<OffsetDateTime>,
+    ) -> Result<Vec<Session>, Error> {
+        let rows = match active_at {
+            None => sqlx::query(
+                "SELECT s.id, s.active, s.document FROM sessions s WHERE s.identity_id = $1 \
+                 ORDER BY s.issued_at DESC, s.id DESC",
+            )
+            .bind(identity.to_string()),
+            Some(now) => sqlx::query(
+                "SELECT s.id, s.active, s.document FROM sessions s WHERE s.identity_id = $1 AND s.active = 1 \
+                 AND s.expires_at > $2 ORDER BY s.issued_at DESC, s.id DESC",
+            )
+            .bind(identity.to_string())
+            .bind(micros(now)),
+        }
+        .fetch_all(self.pool())
+        .await
+        .map_err(map_error)?;
+        rows.iter().map(decode_session).collect()
+    }
+
+    async fn update_session(&self, session: &Session) -> Result<(), Error> {
+        self.write_session(session, false).await
+    }
+
+    async fn extend_session(&self, id: SessionId, expires_at: OffsetDateTime) -> Result<Session, Error> {
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query("SELECT s.id, s.active, s.document FROM sessions s WHERE s.id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_error)?;
+        let mut session =
+            row.as_ref().map(decode_session).transpose()?.ok_or_else(|| Error::not_found("session", id))?;
+        session.expires_at = expires_at;
+        sqlx::query("UPDATE sessions SET expires_at = $2, document = $3 WHERE id = $1")
+            .bind(id.to_string())
+            .bind(micros(expires_at))
+            .bind(to_document("session", &session)?)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_error)?;
+        tx.commit().await.map_err(map_error)?;
+        Ok(session)
+    }
+
+    async fn revoke_session(&self, id: SessionId) -> Result<(), Error> {
+        let done = sqlx::query("UPDATE sessions SET active = 0 WHERE id = $1")
+            .bind(id.to_string())
+            .execute(self.pool())
+            .await
+            .map_err(map_error)?;
+        if done.rows_affected() == 0 {
+            return Err(Error::not_found("session", id));
+        }
+        Ok(())
+    }
+
+    async fn revoke_sessions_of(&self, identity: IdentityId, keep: Option<SessionId>) -> Result<u64, Error> {
+        let done = sqlx::query("UPDATE sessions SET active = 0 WHERE identity_id = $1 AND active = 1 AND id <> $2")
+            .bind(identity.to_string())
+            .bind(keep.map(|k| k.to_string()).unwrap_or_default())
+            .execute(self.pool())
+            .await
+            .map_err(map_error)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn delete_expired_sessions(&self, now: OffsetDateTime) -> Result<u64, Error> {
+        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(micros(now))
+            .execute(self.pool())
+            .await
+            .map_err(map_error)?;
+        Ok(done.rows_affected())
+    }
+}
