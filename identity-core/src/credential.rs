@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use crate::error::{Error, Problem, require_text};
 use crate::id::JwtSignerId;
 use crate::identity::AddressVia;
-use crate::secret::{HashedPassword, SealedSecret, TokenHash};
+use crate::secret::{HashedPassword, SealedSecret, SecretString, TokenHash};
 
 /// The kinds of credential, named as Kratos names them (plus `x509` and `ext_jwt` from OpenZiti's model).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -115,6 +115,17 @@ impl Credential {
     /// This credential's type.
     pub fn credential_type(&self) -> CredentialType {
         self.config.credential_type()
+    }
+
+    /// Whether the credential still carries plaintext secrets from a Kratos import (a `totp_url`, lookup
+    /// `recovery_codes`) that identity-auth must seal or hash before it is stored. Stores refuse such credentials:
+    /// the plaintext is never serialised, so storing it would lose it.
+    pub fn has_unsealed_import(&self) -> bool {
+        match &self.config {
+            CredentialConfig::Totp(totp) => totp.imported_url.is_some(),
+            CredentialConfig::LookupSecret(lookup) => !lookup.imported_codes.is_empty(),
+            _ => false,
+        }
     }
 }
 
@@ -234,6 +245,10 @@ pub struct TotpConfig {
     /// The last step a code was accepted for; codes of this step or earlier are refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_used_step: Option<u64>,
+    /// Kratos' plaintext `otpauth://` URL, when the credential came from a Kratos export: read, never
+    /// written. identity-auth seals it into `secret` and clears it before the credential is stored.
+    #[serde(default, rename = "totp_url", skip_serializing)]
+    pub imported_url: Option<SecretString>,
 }
 
 impl TotpConfig {
@@ -253,6 +268,7 @@ impl TotpConfig {
             digits: Self::default_digits(),
             period_seconds: Self::default_period(),
             last_used_step: None,
+            imported_url: None,
         }
     }
 
@@ -275,6 +291,21 @@ pub struct LookupSecretConfig {
     /// The codes.
     #[serde(default)]
     pub codes: Vec<LookupCode>,
+    /// Kratos' plaintext `recovery_codes`, when the credential came from a Kratos export: read, never written.
+    /// identity-auth hashes them into `codes` and clears this before the credential is stored.
+    #[serde(default, rename = "recovery_codes", skip_serializing)]
+    pub imported_codes: Vec<ImportedLookupCode>,
+}
+
+/// A plaintext backup code from a Kratos export, as Kratos writes it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportedLookupCode {
+    /// The code itself.
+    pub code: SecretString,
+    /// When it was used, if it was.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub used_at: Option<OffsetDateTime>,
 }
 
 /// One backup code.
@@ -324,6 +355,33 @@ pub struct OidcLink {
     pub provider: String,
     /// The account's `sub` at that provider.
     pub subject: String,
+    /// The upstream ID token from the first sign-in, as Kratos keeps it (encrypted with Kratos' own key, so
+    /// opaque here; kept so an import loses nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_id_token: Option<String>,
+    /// The upstream access token from the first sign-in, as Kratos keeps it (encrypted, opaque).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_access_token: Option<String>,
+    /// The upstream refresh token from the first sign-in, as Kratos keeps it (encrypted, opaque).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_refresh_token: Option<String>,
+    /// The Kratos organization the link was made for, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
+}
+
+impl OidcLink {
+    /// A link to account `subject` at `provider`.
+    pub fn new(provider: impl Into<String>, subject: impl Into<String>) -> Self {
+        Self {
+            provider: provider.into(),
+            subject: subject.into(),
+            initial_id_token: None,
+            initial_access_token: None,
+            initial_refresh_token: None,
+            organization: None,
+        }
+    }
 }
 
 /// An X.509 certificate credential's config.
@@ -552,14 +610,13 @@ mod tests {
             CredentialConfig::Totp(TotpConfig::new(SealedSecret::from_bytes(vec![1, 2, 3]))),
             CredentialConfig::LookupSecret(LookupSecretConfig {
                 codes: vec![LookupCode { hash: TokenHash::from_bytes([7; 32]), used_at: Some(NOW) }],
+                imported_codes: vec![],
             }),
             CredentialConfig::Webauthn(json!({"credentials": []})),
             CredentialConfig::Code(CodeConfig {
                 addresses: vec![CodeAddress { channel: AddressVia::Sms, address: "+4915112345678".into() }],
             }),
-            CredentialConfig::Oidc(OidcConfig {
-                providers: vec![OidcLink { provider: "google".into(), subject: "1234".into() }],
-            }),
+            CredentialConfig::Oidc(OidcConfig { providers: vec![OidcLink::new("google", "1234")] }),
             CredentialConfig::X509(X509Config {
                 fingerprint: CertificateFingerprint::from_bytes([0xab; 32]),
                 subject: "CN=device-1".into(),
@@ -585,10 +642,10 @@ mod tests {
 
     #[test]
     fn unknown_config_keys_are_refused_not_dropped() {
-        let json = json!({"type": "totp", "identifiers": [], "config": {"totp_url": "otpauth://totp/x?secret=ABC"},
+        let json = json!({"type": "totp", "identifiers": [], "config": {"seed": "JBSWY3DPEHPK3PXP"},
             "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"});
         let err = serde_json::from_value::<Credential>(json).unwrap_err();
-        assert!(err.to_string().contains("totp_url"), "{err}");
+        assert!(err.to_string().contains("seed"), "{err}");
     }
 
     #[test]

@@ -40,6 +40,15 @@ impl SecretString {
     }
 }
 
+impl PartialEq for SecretString {
+    /// Constant-time, like [`SecretString::ct_eq`].
+    fn eq(&self, other: &Self) -> bool {
+        self.ct_eq(other.expose_secret())
+    }
+}
+
+impl Eq for SecretString {}
+
 impl From<String> for SecretString {
     fn from(secret: String) -> Self {
         Self(secret)

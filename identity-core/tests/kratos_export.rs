@@ -69,18 +69,48 @@ fn an_unknown_address_channel_names_its_path() {
 }
 
 #[test]
-fn a_plaintext_totp_url_is_refused_rather_than_dropped() {
-    let err = from_json::<Identity>(&export_with(|j| {
+fn plaintext_kratos_secrets_are_read_for_sealing_but_never_written_or_shown() {
+    let json = export_with(|j| {
         j["credentials"]["totp"] = serde_json::json!({"type": "totp", "identifiers": ["ada"],
             "config": {"totp_url": "otpauth://totp/x?secret=JBSWY3DPEHPK3PXP"},
             "created_at": "2024-05-06T10:21:03Z", "updated_at": "2024-05-06T10:21:03Z"});
-    }))
-    .unwrap_err();
-    assert!(
-        matches!(err, Error::Json { ref path, ref message }
-        if path == "credentials.totp" && message.contains("totp_url")),
-        "{err}"
-    );
+        j["credentials"]["lookup_secret"] = serde_json::json!({"type": "lookup_secret", "identifiers": ["ada"],
+            "config": {"recovery_codes": [{"code": "k3x9-backup", "used_at": null},
+                                          {"code": "p0q7-backup", "used_at": "2024-05-07T08:00:00Z"}]},
+            "created_at": "2024-05-06T10:21:03Z", "updated_at": "2024-05-06T10:21:03Z"});
+    });
+    let identity: Identity = from_json(&json).unwrap();
+    let totp = identity.credentials.get(CredentialType::Totp).unwrap();
+    let CredentialConfig::Totp(config) = &totp.config else { panic!("not a TOTP config") };
+    assert!(config.imported_url.as_ref().unwrap().expose_secret().contains("JBSWY3DPEHPK3PXP"));
+    let lookup = identity.credentials.get(CredentialType::LookupSecret).unwrap();
+    let CredentialConfig::LookupSecret(codes) = &lookup.config else { panic!("not a lookup config") };
+    assert_eq!(codes.imported_codes.len(), 2);
+    assert!(codes.imported_codes[1].used_at.is_some());
+    assert!(totp.has_unsealed_import() && lookup.has_unsealed_import());
+
+    let written = serde_json::to_string(&identity).unwrap();
+    let shown = format!("{identity:?}");
+    for secret in ["JBSWY3DPEHPK3PXP", "k3x9-backup", "p0q7-backup"] {
+        assert!(!written.contains(secret), "{secret} was serialised");
+        assert!(!shown.contains(secret), "{secret} shows in Debug");
+    }
+}
+
+#[test]
+fn kratos_oidc_links_keep_their_initial_tokens() {
+    let json = export_with(|j| {
+        j["credentials"]["oidc"]["config"] = serde_json::json!({"providers": [{"subject": "108734567890",
+            "provider": "google", "initial_id_token": "enc-id", "initial_access_token": "enc-access",
+            "initial_refresh_token": "enc-refresh", "organization": null}]});
+    });
+    let identity: Identity = from_json(&json).unwrap();
+    let oidc = identity.credentials.get(CredentialType::Oidc).unwrap();
+    let CredentialConfig::Oidc(config) = &oidc.config else { panic!("not an OIDC config") };
+    assert_eq!(config.providers[0].initial_refresh_token.as_deref(), Some("enc-refresh"));
+    assert!(!oidc.has_unsealed_import());
+    let again: Identity = from_json(&serde_json::to_string(&identity).unwrap()).unwrap();
+    assert_eq!(again, identity);
 }
 
 #[test]

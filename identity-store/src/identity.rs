@@ -113,8 +113,18 @@ pub fn login_identifiers(identity: &Identity) -> Vec<(CredentialType, String)> {
     keys
 }
 
-/// Refuses identities over the store's size limits.
-pub fn check_identity_size(identity: &Identity) -> Result<(), Error> {
+/// Refuses identities the store must not keep: over the size limits, or with credentials still carrying
+/// plaintext secrets from an import (see [`Credential::has_unsealed_import`](identity_core::Credential)).
+pub fn check_identity(identity: &Identity) -> Result<(), Error> {
+    if let Some(credential) = identity.credentials.iter().find(|c| c.has_unsealed_import()) {
+        return Err(Error::Invalid {
+            field: "credentials",
+            reason: format!(
+                "the {} credential still holds plaintext imported secrets; seal or hash them first",
+                credential.credential_type()
+            ),
+        });
+    }
     let documents = [
         ("traits", Some(&identity.traits)),
         ("metadata_public", identity.metadata_public.as_ref()),
@@ -189,12 +199,21 @@ mod tests {
     }
 
     #[test]
+    fn plaintext_imported_secrets_are_refused() {
+        let mut config = TotpConfig::new(identity_core::SealedSecret::from_bytes(vec![1]));
+        config.imported_url = Some(identity_core::SecretString::new("otpauth://totp/x?secret=ABC"));
+        let totp = Credential::new(CredentialConfig::Totp(config), vec![], OffsetDateTime::UNIX_EPOCH).unwrap();
+        let identity = identity_with(vec![totp]);
+        assert!(matches!(check_identity(&identity), Err(Error::Invalid { field: "credentials", .. })));
+    }
+
+    #[test]
     fn oversized_documents_are_refused() {
         let mut identity = identity_with(vec![]);
         identity.traits = json!({"blob": "x".repeat(MAX_DOCUMENT_BYTES)});
-        assert!(matches!(check_identity_size(&identity), Err(Error::Invalid { field: "traits", .. })));
+        assert!(matches!(check_identity(&identity), Err(Error::Invalid { field: "traits", .. })));
         identity.traits = json!({});
         identity.metadata_admin = Some(json!("y".repeat(MAX_DOCUMENT_BYTES)));
-        assert!(matches!(check_identity_size(&identity), Err(Error::Invalid { field: "metadata_admin", .. })));
+        assert!(matches!(check_identity(&identity), Err(Error::Invalid { field: "metadata_admin", .. })));
     }
 }

@@ -42,7 +42,7 @@ pub use enrollment::EnrollmentStore;
 pub use error::Error;
 pub use flow::{FlowRecord, FlowStore};
 pub use identity::{
-    IdentityFilter, IdentityStore, MAX_DOCUMENT_BYTES, check_identity_size, is_login_credential, login_identifiers,
+    IdentityFilter, IdentityStore, MAX_DOCUMENT_BYTES, check_identity, is_login_credential, login_identifiers,
     normalize_identifier,
 };
 pub use memory::MemoryStore;

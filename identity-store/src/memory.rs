@@ -17,7 +17,7 @@ use crate::enrollment::EnrollmentStore;
 use crate::error::Error;
 use crate::flow::{FlowRecord, FlowStore};
 use crate::identity::{
-    IdentityFilter, IdentityStore, check_identity_size, identifier_conflict, is_login_credential, login_identifiers,
+    IdentityFilter, IdentityStore, check_identity, identifier_conflict, is_login_credential, login_identifiers,
     normalize_identifier,
 };
 use crate::oauth2::{ClientRecord, OAuth2Store, TokenRecord};
@@ -96,9 +96,15 @@ impl State {
         )
     }
 
-    fn matching<'s>(&'s self, filter: &'s IdentityFilter) -> impl Iterator<Item = &'s Identity> + 's {
+    /// The identities matching `filter` with ids after `after`, in id order.
+    fn matching<'s>(
+        &'s self,
+        filter: &'s IdentityFilter,
+        after: Option<IdentityId>,
+    ) -> impl Iterator<Item = &'s Identity> + 's {
         let by_identifier = self.identifier_matches(filter);
-        self.identities.values().filter(move |identity| {
+        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+        self.identities.range((start, Bound::Unbounded)).map(|(_, identity)| identity).filter(move |identity| {
             by_identifier.as_ref().is_none_or(|ids| ids.contains(&identity.id))
                 && filter.role_attribute.as_ref().is_none_or(|attribute| identity.role_attributes.contains(attribute))
                 && filter.organization_id.is_none_or(|org| identity.organization_id == Some(org))
@@ -197,7 +203,7 @@ fn later_of(now: OffsetDateTime, window: Duration) -> OffsetDateTime {
 #[async_trait]
 impl IdentityStore for MemoryStore {
     async fn create_identity(&self, identity: &Identity) -> Result<(), Error> {
-        check_identity_size(identity)?;
+        check_identity(identity)?;
         let keys = login_identifiers(identity);
         let mut state = self.write();
         if state.identities.contains_key(&identity.id) {
@@ -232,36 +238,17 @@ impl IdentityStore for MemoryStore {
         page.check()?;
         let after = page.page_token.as_ref().map(PageToken::last_id).transpose()?;
         let state = self.read();
-        let by_identifier = state.identifier_matches(filter);
-        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
         let size = page.page_size as usize;
-        let mut items: Vec<Identity> = state
-            .identities
-            .range((start, Bound::Unbounded))
-            .map(|(_, identity)| identity)
-            .filter(|identity| {
-                by_identifier.as_ref().is_none_or(|ids| ids.contains(&identity.id))
-                    && filter.role_attribute.as_ref().is_none_or(|a| identity.role_attributes.contains(a))
-                    && filter.organization_id.is_none_or(|org| identity.organization_id == Some(org))
-            })
-            .take(size + 1)
-            .cloned()
-            .collect();
-        let next_page_token = if items.len() > size {
-            items.truncate(size);
-            items.last().map(|last| PageToken::after(last.id))
-        } else {
-            None
-        };
-        Ok(Page { items, next_page_token })
+        let items: Vec<Identity> = state.matching(filter, after).take(size + 1).cloned().collect();
+        Ok(Page::from_overfetch(items, size))
     }
 
     async fn count_identities(&self, filter: &IdentityFilter) -> Result<u64, Error> {
-        Ok(self.read().matching(filter).count() as u64)
+        Ok(self.read().matching(filter, None).count() as u64)
     }
 
     async fn update_identity(&self, identity: &Identity) -> Result<(), Error> {
-        check_identity_size(identity)?;
+        check_identity(identity)?;
         let keys = login_identifiers(identity);
         let mut state = self.write();
         let Some(old) = state.identities.get(&identity.id).cloned() else {

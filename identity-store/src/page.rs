@@ -56,6 +56,20 @@ pub struct Page<T> {
     pub next_page_token: Option<PageToken>,
 }
 
+impl Page<identity_core::Identity> {
+    /// The page made of `items`, fetched as up to `size + 1` rows so that an extra row tells whether another
+    /// page follows.
+    pub(crate) fn from_overfetch(mut items: Vec<identity_core::Identity>, size: usize) -> Self {
+        let next_page_token = if items.len() > size {
+            items.truncate(size);
+            items.last().map(|last| PageToken::after(last.id))
+        } else {
+            None
+        };
+        Page { items, next_page_token }
+    }
+}
+
 /// An opaque position in a listing. Clients get it from one page and hand it back for the next; its content is
 /// not a contract (today it encodes the last id seen, so pages stay stable while items are added).
 #[derive(Clone, PartialEq, Eq)]

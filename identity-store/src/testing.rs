@@ -183,7 +183,7 @@ pub fn totp_credential(label: &str) -> Credential {
 
 /// An OIDC credential linking the account `subject` at `provider`; its identifier is `provider:subject`.
 pub fn oidc_credential(provider: &str, subject: &str) -> Credential {
-    let link = OidcLink { provider: provider.to_owned(), subject: subject.to_owned() };
+    let link = OidcLink::new(provider, subject);
     let config = CredentialConfig::Oidc(OidcConfig { providers: vec![link] });
     Credential::new(config, vec![format!("{provider}:{subject}")], START).expect("a valid credential")
 }

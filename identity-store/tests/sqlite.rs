@@ -109,3 +109,18 @@ async fn closing_mid_load_leaves_no_partial_identity() {
     let reopened = open(&path).await;
     testing::assert_whole_or_absent(&reopened, &outcomes).await;
 }
+
+#[tokio::test]
+async fn a_row_that_does_not_decode_is_corrupt_not_a_panic() {
+    let store = open(&fresh_path()).await;
+    let ada = testing::identity_with_email("ada@example.com");
+    store.create_identity(&ada).await.unwrap();
+    let sql = format!("UPDATE identities SET document = '{{\"id\": 42}}' WHERE id = '{}'", ada.id);
+    assert_eq!(identity_store::sql::testing_support::execute(&store, &sql).await.unwrap(), 1);
+    match store.identity(ada.id).await {
+        Err(Error::Corrupt { what, id, .. }) => assert_eq!((what, id), ("identity", ada.id.to_string())),
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+    let listed = store.list_identities(&IdentityFilter::default(), &identity_store::PageRequest::default()).await;
+    assert!(matches!(listed, Err(Error::Corrupt { .. })));
+}

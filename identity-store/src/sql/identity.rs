@@ -8,9 +8,9 @@ use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 use super::{SqlStore, map_error, map_write_error};
 use crate::error::Error;
 use crate::identity::{
-    IdentityFilter, IdentityStore, check_identity_size, identifier_conflict, login_identifiers, normalize_identifier,
+    IdentityFilter, IdentityStore, check_identity, identifier_conflict, login_identifiers, normalize_identifier,
 };
-use crate::page::{Page, PageRequest, PageToken};
+use crate::page::{Page, PageRequest};
 
 pub(super) fn decode_identity(id: &str, document: &str) -> Result<Identity, Error> {
     identity_core::from_json(document).map_err(|e| Error::corrupt("identity", id, e))
@@ -142,7 +142,7 @@ impl SqlStore {
 #[async_trait]
 impl IdentityStore for SqlStore {
     async fn create_identity(&self, identity: &Identity) -> Result<(), Error> {
-        check_identity_size(identity)?;
+        check_identity(identity)?;
         let mut tx = self.begin_write().await?;
         Self::write_identity(&mut tx, identity, true).await?;
         tx.commit().await.map_err(map_error)
@@ -193,13 +193,7 @@ impl IdentityStore for SqlStore {
             let document: String = row.try_get("document").map_err(map_error)?;
             items.push(decode_identity(&id, &document)?);
         }
-        let next_page_token = if items.len() > size {
-            items.truncate(size);
-            items.last().map(|last| PageToken::after(last.id))
-        } else {
-            None
-        };
-        Ok(Page { items, next_page_token })
+        Ok(Page::from_overfetch(items, size))
     }
 
     async fn count_identities(&self, filter: &IdentityFilter) -> Result<u64, Error> {
@@ -214,7 +208,7 @@ impl IdentityStore for SqlStore {
     }
 
     async fn update_identity(&self, identity: &Identity) -> Result<(), Error> {
-        check_identity_size(identity)?;
+        check_identity(identity)?;
         let mut tx = self.begin_write().await?;
         Self::write_identity(&mut tx, identity, false).await?;
         tx.commit().await.map_err(map_error)
