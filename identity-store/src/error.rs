@@ -54,6 +54,16 @@ pub enum Error {
         /// The newest version this build knows.
         supported: i64,
     },
+    /// The database's schema is older than this build needs: run the migrations.
+    #[error(
+        "the database is at schema version {found}, older than the {required} this build needs; run the migrations"
+    )]
+    SchemaTooOld {
+        /// The version found in the database.
+        found: i64,
+        /// The version this build needs.
+        required: i64,
+    },
     /// Anything else the backend reported (a bug, a permission problem). Not retryable.
     #[error("the store failed: {source}")]
     Backend {

@@ -83,10 +83,12 @@ pub fn is_login_credential(kind: CredentialType) -> bool {
 /// identifiers are emails, user names, phone numbers or fingerprints. OIDC and external-JWT subjects are kept
 /// exactly, since upstream providers may treat case as significant.
 pub fn normalize_identifier(kind: CredentialType, identifier: &str) -> String {
-    match kind {
-        CredentialType::Oidc | CredentialType::ExtJwt => identifier.trim().to_owned(),
-        _ => identifier.trim().to_lowercase(),
-    }
+    if is_case_sensitive(kind) { identifier.trim().to_owned() } else { identifier.trim().to_lowercase() }
+}
+
+/// Whether identifiers of `kind` keep their case: upstream subjects (OIDC, external JWTs) do.
+pub fn is_case_sensitive(kind: CredentialType) -> bool {
+    matches!(kind, CredentialType::Oidc | CredentialType::ExtJwt)
 }
 
 /// The unique login keys an identity's credentials imply: `(type, normalised identifier)`, sorted, without
@@ -116,6 +118,13 @@ pub fn login_identifiers(identity: &Identity) -> Vec<(CredentialType, String)> {
 /// Refuses identities the store must not keep: over the size limits, or with credentials still carrying
 /// plaintext secrets from an import (see [`Credential::has_unsealed_import`](identity_core::Credential)).
 pub fn check_identity(identity: &Identity) -> Result<(), Error> {
+    // NUL cannot be stored in a PostgreSQL text column; refusing it everywhere keeps the backends alike.
+    let keys = login_identifiers(identity);
+    if keys.iter().any(|(_, identifier)| identifier.contains('\0'))
+        || identity.external_id.as_deref().is_some_and(|id| id.contains('\0'))
+    {
+        return Err(Error::Invalid { field: "credentials", reason: "identifiers may not contain NUL".into() });
+    }
     if let Some(credential) = identity.credentials.iter().find(|c| c.has_unsealed_import()) {
         return Err(Error::Invalid {
             field: "credentials",

@@ -42,8 +42,8 @@ pub use enrollment::EnrollmentStore;
 pub use error::Error;
 pub use flow::{FlowRecord, FlowStore};
 pub use identity::{
-    IdentityFilter, IdentityStore, MAX_DOCUMENT_BYTES, check_identity, is_login_credential, login_identifiers,
-    normalize_identifier,
+    IdentityFilter, IdentityStore, MAX_DOCUMENT_BYTES, check_identity, is_case_sensitive, is_login_credential,
+    login_identifiers, normalize_identifier,
 };
 pub use memory::MemoryStore;
 pub use oauth2::{ClientRecord, OAuth2Store, TokenKind, TokenRecord};

@@ -333,10 +333,11 @@ impl SessionStore for MemoryStore {
 
     async fn update_session(&self, session: &Session) -> Result<(), Error> {
         let mut state = self.write();
+        state.require_identity(session.identity_id)?;
         let Some(old) = state.sessions.get(&session.id) else {
             return Err(Error::not_found("session", session.id));
         };
-        let old_hash = old.token_hash;
+        let (old_hash, was_active) = (old.token_hash, old.active);
         if old_hash != session.token_hash {
             if state.session_hashes.contains_key(&session.token_hash) {
                 return Err(Error::conflict("session token", session.id.to_string()));
@@ -344,7 +345,10 @@ impl SessionStore for MemoryStore {
             state.session_hashes.remove(&old_hash);
             state.session_hashes.insert(session.token_hash, session.id);
         }
-        state.sessions.insert(session.id, session.clone());
+        let mut stored = session.clone();
+        // A revoked session stays revoked, whatever the caller's copy says.
+        stored.active &= was_active;
+        state.sessions.insert(session.id, stored);
         Ok(())
     }
 
@@ -455,6 +459,7 @@ impl EnrollmentStore for MemoryStore {
 
     async fn update_enrollment(&self, enrollment: &Enrollment) -> Result<(), Error> {
         let mut state = self.write();
+        state.require_identity(enrollment.identity_id)?;
         let Some(old) = state.enrollments.get(&enrollment.id) else {
             return Err(Error::not_found("enrollment", enrollment.id));
         };

@@ -71,11 +71,15 @@ macro_rules! conformance_tests {
             a_page_token_the_store_did_not_issue_is_invalid,
             identity_filters_combine_and_counts_agree_with_listings,
             oversized_traits_are_refused,
+            identifiers_with_nul_are_refused_and_never_found,
+            a_taken_identity_id_is_a_conflict_on_the_id,
             deleting_an_identity_leaves_nothing_behind,
             sessions_are_found_by_token_hash_with_their_identity,
             sessions_of_an_identity_are_newest_first_and_active_ones_exclude_expired_and_revoked,
             sessions_can_be_updated_extended_and_revoked,
             revoking_all_sessions_of_an_identity_keeps_the_one_asked_for,
+            a_stale_copy_cannot_bring_a_revoked_session_back,
+            organizations_and_roles_list_in_bytewise_name_order,
             expired_sessions_are_deleted,
             unknown_sessions_are_not_found,
             a_session_needs_an_existing_identity,
@@ -1668,6 +1672,59 @@ pub async fn an_oauth2_token_needs_an_existing_client_identity_and_a_free_hash(s
     let twin = TokenRecord { grant_id: GrantId::new(), ..token.clone() };
     assert_conflict(store.insert_token(&twin).await, "inserting a second token with one hash");
     assert_eq!(store.find_token(&token_hash(3)).await.expect("finding"), Some(token), "the refused token replaced it");
+}
+
+/// An identifier with a NUL byte is refused on write and simply not found on read, on every backend alike.
+pub async fn identifiers_with_nul_are_refused_and_never_found(store: Arc<dyn Inspect>) {
+    let bad = identity_with_email("nul\0@example.com");
+    assert!(matches!(store.create_identity(&bad).await, Err(Error::Invalid { .. })), "NUL accepted on create");
+    let found = store.find_identity_by_identifier(CredentialType::Password, "nul\0@example.com").await;
+    assert!(matches!(found, Ok(None)), "lookup with NUL: {found:?}");
+    let by_external = store.find_identity_by_external_id("x\0y").await;
+    assert!(matches!(by_external, Ok(None)), "external id with NUL: {by_external:?}");
+}
+
+/// Re-creating an identity under a taken id is a conflict on the id, and the first identity is untouched.
+pub async fn a_taken_identity_id_is_a_conflict_on_the_id(store: Arc<dyn Inspect>) {
+    let first = identity_with_email("first@example.com");
+    store.create_identity(&first).await.expect("creating the first identity");
+    let mut second = identity_with_email("second@example.com");
+    second.id = first.id;
+    second.external_id = Some("ext-second".into());
+    match store.create_identity(&second).await {
+        Err(Error::Conflict { field, .. }) => assert_eq!(field, "identity id"),
+        other => panic!("expected a conflict on the id, got {other:?}"),
+    }
+    assert_eq!(store.identity(first.id).await.expect("reading the first identity"), first);
+    let stray = store.find_identity_by_identifier(CredentialType::Password, "second@example.com").await;
+    assert!(matches!(stray, Ok(None)), "the loser's identifier was stored");
+}
+
+/// A session revoked while a request still holds an older copy stays revoked when that copy is written back.
+pub async fn a_stale_copy_cannot_bring_a_revoked_session_back(store: Arc<dyn Inspect>) {
+    let identity = identity_with_email("stale@example.com");
+    store.create_identity(&identity).await.expect("creating the identity");
+    let session = session_for(identity.id, token_hash(41), START, Duration::hours(1));
+    store.insert_session(&session).await.expect("inserting the session");
+    let mut stale = store.session(session.id).await.expect("reading the session");
+    store.revoke_sessions_of(identity.id, None).await.expect("revoking");
+    stale.devices.clear();
+    store.update_session(&stale).await.expect("writing the stale copy back");
+    assert!(!store.session(session.id).await.expect("reading again").active, "the revoked session came back");
+}
+
+/// Names list in byte order on every backend (PostgreSQL's locale collations would put `a-c` before `ab`).
+pub async fn organizations_and_roles_list_in_bytewise_name_order(store: Arc<dyn Inspect>) {
+    for name in ["ab", "a-c", "a0"] {
+        store.create_organization(&organization(name)).await.expect("creating an organization");
+        store.create_role(&role(name)).await.expect("creating a role");
+    }
+    let organizations: Vec<String> =
+        store.list_organizations().await.expect("listing").into_iter().map(|o| o.name.to_string()).collect();
+    assert_eq!(organizations, ["a-c", "a0", "ab"]);
+    let roles: Vec<String> =
+        store.list_roles().await.expect("listing").into_iter().map(|r| r.name.to_string()).collect();
+    assert_eq!(roles, ["a-c", "a0", "ab"]);
 }
 
 /// What became of one identity in [`create_while_closing`]: the identity and whether its creation was answered

@@ -53,9 +53,11 @@ async fn an_in_memory_database_works_and_is_private() {
 async fn migrations_are_idempotent_and_versioned() {
     let store = SqlStore::connect(&SqlOptions::new(format!("sqlite://{}", fresh_path().display()))).await.unwrap();
     assert_eq!(store.schema_version().await.unwrap(), 0);
+    assert!(matches!(store.check_schema().await, Err(Error::SchemaTooOld { found: 0, .. })));
     store.migrate().await.unwrap();
     store.migrate().await.unwrap();
     assert_eq!(store.schema_version().await.unwrap(), identity_store::sql::LATEST_VERSION);
+    store.check_schema().await.unwrap();
 }
 
 #[tokio::test]
@@ -72,6 +74,7 @@ async fn a_database_newer_than_the_code_is_refused() {
         raw.close().await;
     }
     let store = SqlStore::connect(&SqlOptions::new(format!("sqlite://{}", path.display()))).await.unwrap();
+    assert!(matches!(store.check_schema().await, Err(Error::SchemaTooNew { found: 999, .. })));
     match store.migrate().await {
         Err(Error::SchemaTooNew { found, supported }) => {
             assert_eq!(found, 999);
@@ -123,4 +126,13 @@ async fn a_row_that_does_not_decode_is_corrupt_not_a_panic() {
     }
     let listed = store.list_identities(&IdentityFilter::default(), &identity_store::PageRequest::default()).await;
     assert!(matches!(listed, Err(Error::Corrupt { .. })));
+}
+
+#[test]
+fn options_never_show_a_database_password() {
+    let options = SqlOptions::new("postgres://app:s3cr3t-pw@db.internal:5432/identity");
+    let shown = format!("{options:?}");
+    assert!(!shown.contains("s3cr3t-pw"), "{shown}");
+    assert!(shown.contains("postgres://app:***@db.internal:5432/identity"), "{shown}");
+    assert_eq!(identity_store::sql::redact_password("sqlite://x.db"), "sqlite://x.db");
 }

@@ -7,7 +7,7 @@ use identity_core::{Enrollment, EnrollmentId, FlowId, IdentityId, TokenHash};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{SqlStore, from_document, hash_from_bytes, instant, map_error, map_write_error, micros, to_document};
+use super::{SqlStore, col, from_document, hash_from_bytes, instant, map_error, map_write_error, micros, to_document};
 use crate::code::{CodePurpose, CodeStore, OneTimeCode};
 use crate::enrollment::EnrollmentStore;
 use crate::error::Error;
@@ -15,38 +15,38 @@ use crate::flow::{FlowRecord, FlowStore};
 use crate::throttle::ThrottleStore;
 
 fn decode_flow(row: &AnyRow) -> Result<FlowRecord, Error> {
-    let id: String = row.try_get("id").map_err(map_error)?;
+    let id: String = col(&row, "id")?;
     let corrupt = |reason: &str| Error::corrupt("flow", &id, reason);
-    let identity_id: Option<String> = row.try_get("identity_id").map_err(map_error)?;
-    let document: String = row.try_get("document").map_err(map_error)?;
+    let identity_id: Option<String> = col(&row, "identity_id")?;
+    let document: String = col(&row, "document")?;
     Ok(FlowRecord {
         id: id.parse().map_err(|_| corrupt("bad id"))?,
-        kind: row.try_get("kind").map_err(map_error)?,
+        kind: col(&row, "kind")?,
         identity_id: identity_id.map(|i| i.parse()).transpose().map_err(|_| corrupt("bad identity id"))?,
-        expires_at: instant("flow", row.try_get("expires_at").map_err(map_error)?)?,
+        expires_at: instant("flow", col(&row, "expires_at")?)?,
         document: from_document("flow", &id, &document)?,
     })
 }
 
 fn decode_enrollment(row: &AnyRow) -> Result<Enrollment, Error> {
-    let id: String = row.try_get("id").map_err(map_error)?;
-    let document: String = row.try_get("document").map_err(map_error)?;
+    let id: String = col(&row, "id")?;
+    let document: String = col(&row, "document")?;
     from_document("enrollment", &id, &document)
 }
 
 fn decode_code(row: &AnyRow) -> Result<OneTimeCode, Error> {
-    let purpose: String = row.try_get("purpose").map_err(map_error)?;
+    let purpose: String = col(&row, "purpose")?;
     let corrupt = |reason: &str| Error::corrupt("one-time code", &purpose, reason);
-    let identity_id: Option<String> = row.try_get("identity_id").map_err(map_error)?;
-    let flow_id: Option<String> = row.try_get("flow_id").map_err(map_error)?;
+    let identity_id: Option<String> = col(&row, "identity_id")?;
+    let flow_id: Option<String> = col(&row, "flow_id")?;
     Ok(OneTimeCode {
-        hash: hash_from_bytes("one-time code", row.try_get("hash").map_err(map_error)?)?,
+        hash: hash_from_bytes("one-time code", col(&row, "hash")?)?,
         purpose: CodePurpose::parse(&purpose).ok_or_else(|| corrupt("unknown purpose"))?,
         identity_id: identity_id.map(|i| i.parse()).transpose().map_err(|_| corrupt("bad identity id"))?,
-        address: row.try_get("address").map_err(map_error)?,
+        address: col(&row, "address")?,
         flow_id: flow_id.map(|f| f.parse()).transpose().map_err(|_| corrupt("bad flow id"))?,
-        created_at: instant("one-time code", row.try_get("created_at").map_err(map_error)?)?,
-        expires_at: instant("one-time code", row.try_get("expires_at").map_err(map_error)?)?,
+        created_at: instant("one-time code", col(&row, "created_at")?)?,
+        expires_at: instant("one-time code", col(&row, "expires_at")?)?,
     })
 }
 

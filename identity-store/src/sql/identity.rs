@@ -5,10 +5,11 @@ use async_trait::async_trait;
 use identity_core::{CredentialType, Identity, IdentityId};
 use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 
-use super::{SqlStore, map_error, map_write_error};
+use super::{SqlStore, col, map_error, map_write_error};
 use crate::error::Error;
 use crate::identity::{
-    IdentityFilter, IdentityStore, check_identity, identifier_conflict, login_identifiers, normalize_identifier,
+    IdentityFilter, IdentityStore, check_identity, identifier_conflict, is_login_credential, login_identifiers,
+    normalize_identifier,
 };
 use crate::page::{Page, PageRequest};
 
@@ -26,13 +27,16 @@ impl Where {
     fn new(filter: &IdentityFilter) -> Self {
         let mut clause = Where { sql: String::from("WHERE 1 = 1"), binds: Vec::new() };
         if let Some(identifier) = &filter.credential_identifier {
-            let exact = normalize_identifier(CredentialType::Oidc, identifier);
-            let folded = normalize_identifier(CredentialType::Password, identifier);
-            let (a, b) = (clause.bind(exact), clause.bind(folded));
+            // One (type, normalised identifier) pair per login credential type, as the keys were written.
+            let mut pairs = Vec::new();
+            for kind in CredentialType::ALL.into_iter().filter(|kind| is_login_credential(*kind)) {
+                let (a, b) =
+                    (clause.bind(kind.as_str().to_owned()), clause.bind(normalize_identifier(kind, identifier)));
+                pairs.push(format!("(credential_type = {a} AND identifier = {b})"));
+            }
             clause.sql.push_str(&format!(
-                " AND i.id IN (SELECT identity_id FROM identity_identifiers WHERE \
-                 (credential_type IN ('oidc', 'ext_jwt') AND identifier = {a}) OR \
-                 (credential_type NOT IN ('oidc', 'ext_jwt') AND identifier = {b}))"
+                " AND i.id IN (SELECT identity_id FROM identity_identifiers WHERE {})",
+                pairs.join(" OR ")
             ));
         }
         if let Some(attribute) = &filter.role_attribute {
@@ -65,19 +69,23 @@ impl SqlStore {
         let id = identity.id.to_string();
         let document = super::to_document("identity", identity)?;
         let organization = identity.organization_id.map(|o| o.to_string());
-        let external_conflict = || match &identity.external_id {
-            Some(external_id) => Error::conflict("external_id", external_id),
-            None => Error::conflict("identity id", identity.id.to_string()),
-        };
+        // The id is checked apart (ON CONFLICT below), so a unique violation here is the external id.
+        let external_conflict = || Error::conflict("external_id", identity.external_id.clone().unwrap_or_default());
         if insert {
-            sqlx::query("INSERT INTO identities (id, external_id, organization_id, document) VALUES ($1, $2, $3, $4)")
-                .bind(&id)
-                .bind(identity.external_id.clone())
-                .bind(organization)
-                .bind(document)
-                .execute(&mut **tx)
-                .await
-                .map_err(|e| map_write_error(e, external_conflict, || Error::not_found("identity", &id)))?;
+            let inserted = sqlx::query(
+                "INSERT INTO identities (id, external_id, organization_id, document) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(&id)
+            .bind(identity.external_id.clone())
+            .bind(organization)
+            .bind(document)
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| map_write_error(e, external_conflict, || Error::not_found("identity", &id)))?;
+            if inserted.rows_affected() == 0 {
+                return Err(Error::conflict("identity id", &id));
+            }
         } else {
             let updated = sqlx::query(
                 "UPDATE identities SET external_id = $2, organization_id = $3, document = $4 WHERE id = $1",
@@ -125,14 +133,18 @@ impl SqlStore {
     }
 
     async fn find_one(&self, sql: &'static str, key: &[&str]) -> Result<Option<Identity>, Error> {
+        // No stored key holds NUL (see `check_identity`), and PostgreSQL would refuse the parameter.
+        if key.iter().any(|value| value.contains('\0')) {
+            return Ok(None);
+        }
         let mut query = sqlx::query(sql);
         for value in key {
             query = query.bind(*value);
         }
         let row = query.fetch_optional(self.pool()).await.map_err(map_error)?;
         row.map(|row| {
-            let id: String = row.try_get("id").map_err(map_error)?;
-            let document: String = row.try_get("document").map_err(map_error)?;
+            let id: String = col(&row, "id")?;
+            let document: String = col(&row, "document")?;
             decode_identity(&id, &document)
         })
         .transpose()
@@ -189,8 +201,8 @@ impl IdentityStore for SqlStore {
         let rows = query.fetch_all(self.pool()).await.map_err(map_error)?;
         let mut items = Vec::with_capacity(rows.len());
         for row in rows {
-            let id: String = row.try_get("id").map_err(map_error)?;
-            let document: String = row.try_get("document").map_err(map_error)?;
+            let id: String = col(&row, "id")?;
+            let document: String = col(&row, "document")?;
             items.push(decode_identity(&id, &document)?);
         }
         Ok(Page::from_overfetch(items, size))

@@ -52,6 +52,20 @@ impl SqlStore {
         tx.commit().await.map_err(map_error)
     }
 
+    /// Checks that the database is at exactly the schema version this build knows, for servers that do not
+    /// migrate on start: [`Error::SchemaTooNew`] if a newer build migrated it, [`Error::SchemaTooOld`] if it
+    /// needs [`migrate`](Self::migrate).
+    pub async fn check_schema(&self) -> Result<(), Error> {
+        let found = self.schema_version().await?;
+        if found > LATEST_VERSION {
+            return Err(Error::SchemaTooNew { found, supported: LATEST_VERSION });
+        }
+        if found < LATEST_VERSION {
+            return Err(Error::SchemaTooOld { found, required: LATEST_VERSION });
+        }
+        Ok(())
+    }
+
     /// The schema version the database is at (0 before the first migration).
     pub async fn schema_version(&self) -> Result<i64, Error> {
         let exists = match self.backend {

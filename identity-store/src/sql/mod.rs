@@ -45,7 +45,7 @@ pub mod testing_support {
 }
 
 /// How to reach the database.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SqlOptions {
     /// `sqlite://path/to/file.db` (created when missing), `sqlite::memory:`, or `postgres://user@host/db`.
     pub url: String,
@@ -70,6 +70,28 @@ impl SqlOptions {
             busy_timeout: Duration::from_secs(5),
             schema: None,
         }
+    }
+}
+
+impl std::fmt::Debug for SqlOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlOptions")
+            .field("url", &redact_password(&self.url))
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("busy_timeout", &self.busy_timeout)
+            .field("schema", &self.schema)
+            .finish()
+    }
+}
+
+/// `url` with the password of its `user:password@` part replaced, so configurations can be logged.
+pub fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let Some((credentials, host)) = rest.rsplit_once('@') else { return url.to_owned() };
+    match credentials.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
     }
 }
 
@@ -232,14 +254,18 @@ fn is_unavailable(error: &sqlx::Error) -> bool {
         sqlx::Error::Database(database) => {
             let code = database.code();
             let code = code.as_deref().unwrap_or_default();
+            #[cfg(feature = "sqlite")]
+            if database.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // SQLite's BUSY and LOCKED, plain or extended: another connection holds the lock.
+                return matches!(code.parse::<i32>().map(|c| c & 0xff), Ok(5 | 6));
+            }
             // PostgreSQL: connection exceptions (08), insufficient resources (53), operator intervention (57P),
-            // serialization failures and deadlocks (40001, 40P01). SQLite: BUSY and LOCKED, plain or extended.
+            // serialization failures and deadlocks (40001, 40P01).
             code.starts_with("08")
                 || code.starts_with("53")
                 || code.starts_with("57P")
                 || code == "40001"
                 || code == "40P01"
-                || matches!(code.parse::<i32>().map(|c| c & 0xff), Ok(5 | 6))
         }
         _ => false,
     }
@@ -268,6 +294,19 @@ pub(crate) fn map_write_error(
     } else {
         map_error(error)
     }
+}
+
+/// The column `name` of `row`. A value that does not decode as `T` (a row written by something else) is
+/// [`Error::Corrupt`], not a backend failure.
+pub(crate) fn col<T>(row: &sqlx::any::AnyRow, name: &str) -> Result<T, Error>
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
+    use sqlx::Row as _;
+    row.try_get(name).map_err(|error| match error {
+        sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => Error::corrupt("row", name, error),
+        other => map_error(other),
+    })
 }
 
 /// An instant as stored: microseconds since the Unix epoch, clamped to the range of `i64`.

@@ -2,38 +2,37 @@
 
 use async_trait::async_trait;
 use identity_core::{GrantId, TokenHash, time::OffsetDateTime};
-use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{SqlStore, from_document, hash_from_bytes, instant, map_error, map_write_error, micros, to_document};
+use super::{SqlStore, col, from_document, hash_from_bytes, instant, map_error, map_write_error, micros, to_document};
 use crate::error::Error;
 use crate::oauth2::{ClientRecord, OAuth2Store, TokenKind, TokenRecord};
 
 fn decode_client(row: &AnyRow) -> Result<ClientRecord, Error> {
-    let client_id: String = row.try_get("client_id").map_err(map_error)?;
-    let document: String = row.try_get("document").map_err(map_error)?;
+    let client_id: String = col(&row, "client_id")?;
+    let document: String = col(&row, "document")?;
     Ok(ClientRecord {
         document: from_document("client", &client_id, &document)?,
-        created_at: instant("client", row.try_get("created_at").map_err(map_error)?)?,
-        updated_at: instant("client", row.try_get("updated_at").map_err(map_error)?)?,
+        created_at: instant("client", col(&row, "created_at")?)?,
+        updated_at: instant("client", col(&row, "updated_at")?)?,
         client_id,
     })
 }
 
 fn decode_token(row: &AnyRow) -> Result<TokenRecord, Error> {
-    let grant: String = row.try_get("grant_id").map_err(map_error)?;
+    let grant: String = col(&row, "grant_id")?;
     let corrupt = |reason: &str| Error::corrupt("token", &grant, reason);
-    let kind: String = row.try_get("kind").map_err(map_error)?;
-    let identity_id: Option<String> = row.try_get("identity_id").map_err(map_error)?;
-    let document: String = row.try_get("document").map_err(map_error)?;
+    let kind: String = col(&row, "kind")?;
+    let identity_id: Option<String> = col(&row, "identity_id")?;
+    let document: String = col(&row, "document")?;
     Ok(TokenRecord {
-        hash: hash_from_bytes("token", row.try_get("hash").map_err(map_error)?)?,
+        hash: hash_from_bytes("token", col(&row, "hash")?)?,
         kind: TokenKind::parse(&kind).ok_or_else(|| corrupt("unknown kind"))?,
-        client_id: row.try_get("client_id").map_err(map_error)?,
+        client_id: col(&row, "client_id")?,
         identity_id: identity_id.map(|i| i.parse()).transpose().map_err(|_| corrupt("bad identity id"))?,
         grant_id: grant.parse().map_err(|_| corrupt("bad grant id"))?,
-        created_at: instant("token", row.try_get("created_at").map_err(map_error)?)?,
-        expires_at: instant("token", row.try_get("expires_at").map_err(map_error)?)?,
+        created_at: instant("token", col(&row, "created_at")?)?,
+        expires_at: instant("token", col(&row, "expires_at")?)?,
         document: from_document("token", &grant, &document)?,
     })
 }
@@ -107,18 +106,10 @@ impl OAuth2Store for SqlStore {
     }
 
     async fn insert_token(&self, token: &TokenRecord) -> Result<(), Error> {
-        let mut tx = self.begin_write().await?;
-        let client = sqlx::query("SELECT client_id FROM oauth2_clients WHERE client_id = $1")
-            .bind(token.client_id.clone())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(map_error)?;
-        if client.is_none() {
-            return Err(Error::not_found("client", &token.client_id));
-        }
-        sqlx::query(
+        // Inserted only if the client exists, in one statement: no row means no client.
+        let inserted = sqlx::query(
             "INSERT INTO oauth2_tokens (hash, kind, client_id, identity_id, grant_id, created_at, expires_at, document) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             SELECT $1, $2, c.client_id, $4, $5, $6, $7, $8 FROM oauth2_clients c WHERE c.client_id = $3",
         )
         .bind(token.hash.as_bytes().to_vec())
         .bind(token.kind.as_str())
@@ -128,7 +119,7 @@ impl OAuth2Store for SqlStore {
         .bind(micros(token.created_at))
         .bind(micros(token.expires_at))
         .bind(to_document("token", &token.document)?)
-        .execute(&mut *tx)
+        .execute(self.pool())
         .await
         .map_err(|e| {
             map_write_error(
@@ -137,7 +128,10 @@ impl OAuth2Store for SqlStore {
                 || Error::not_found("identity", token.identity_id.map(|i| i.to_string()).unwrap_or_default()),
             )
         })?;
-        tx.commit().await.map_err(map_error)
+        if inserted.rows_affected() == 0 {
+            return Err(Error::not_found("client", &token.client_id));
+        }
+        Ok(())
     }
 
     async fn find_token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, Error> {

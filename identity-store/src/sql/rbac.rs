@@ -7,9 +7,9 @@ use async_trait::async_trait;
 use identity_core::{
     DnsLabel, EmailDomain, Group, GroupId, IdentityId, Organization, OrganizationId, Project, ProjectId, Role, RoleId,
 };
-use sqlx::{Any, AssertSqlSafe, Row, Transaction};
+use sqlx::{Any, AssertSqlSafe, Transaction};
 
-use super::{SqlStore, from_document, map_error, map_write_error, to_document};
+use super::{SqlStore, col, from_document, map_error, map_write_error, to_document};
 use crate::error::Error;
 use crate::rbac::RbacStore;
 
@@ -27,8 +27,8 @@ async fn documents<T: serde::de::DeserializeOwned>(
     let rows = query.fetch_all(store.pool()).await.map_err(map_error)?;
     rows.iter()
         .map(|row| {
-            let id: String = row.try_get("id").map_err(map_error)?;
-            let document: String = row.try_get("document").map_err(map_error)?;
+            let id: String = col(&row, "id")?;
+            let document: String = col(&row, "document")?;
             from_document(what, &id, &document)
         })
         .collect()
@@ -43,8 +43,8 @@ async fn pairs(store: &SqlStore, sql: String, key: Option<String>) -> Result<BTr
     let rows = query.fetch_all(store.pool()).await.map_err(map_error)?;
     let mut grouped: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for row in rows {
-        let owner: String = row.try_get("owner").map_err(map_error)?;
-        let member: String = row.try_get("member").map_err(map_error)?;
+        let owner: String = col(&row, "owner")?;
+        let member: String = col(&row, "member")?;
         grouped.entry(owner).or_default().push(member);
     }
     Ok(grouped)
@@ -129,7 +129,7 @@ impl SqlStore {
         let id = organization.id.to_string();
         let mut tx = self.begin_write().await?;
         let sql = if insert {
-            "INSERT INTO organizations (id, name, document) VALUES ($1, $2, $3)"
+            "INSERT INTO organizations (id, name, document) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING"
         } else {
             "UPDATE organizations SET name = $2, document = $3 WHERE id = $1"
         };
@@ -145,7 +145,11 @@ impl SqlStore {
         )
         .await?;
         if written == 0 {
-            return Err(Error::not_found("organization", &id));
+            return Err(if insert {
+                Error::conflict("organization id", &id)
+            } else {
+                Error::not_found("organization", &id)
+            });
         }
         let clear = sqlx::query("DELETE FROM organization_domains WHERE organization_id = $1").bind(&id);
         execute(&mut tx, clear, || Error::conflict("organization", &id), || Error::not_found("organization", &id))
@@ -167,48 +171,36 @@ impl SqlStore {
 
     async fn write_group(&self, group: &Group, insert: bool) -> Result<(), Error> {
         let id = group.id.to_string();
+        let organization = group.organization_id.to_string();
         let mut tx = self.begin_write().await?;
         let mut bare = group.clone();
         bare.members.clear();
         bare.role_ids.clear();
+        let sql = if insert {
+            "INSERT INTO rbac_groups (id, organization_id, name, document) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (id) DO NOTHING"
+        } else {
+            // The organization is part of the condition: a group cannot move.
+            "UPDATE rbac_groups SET name = $3, document = $4 WHERE id = $1 AND organization_id = $2"
+        };
+        let query =
+            sqlx::query(sql).bind(&id).bind(&organization).bind(group.name.as_str()).bind(to_document("group", &bare)?);
+        let written = execute(
+            &mut tx,
+            query,
+            || Error::conflict("group name", group.name.as_str()),
+            || Error::not_found("organization", &organization),
+        )
+        .await?;
+        if written == 0 {
+            return Err(self.unwritten("group", "rbac_groups", &id, insert, &mut tx).await);
+        }
         if !insert {
-            let stored: Option<String> = sqlx::query("SELECT organization_id FROM rbac_groups WHERE id = $1")
-                .bind(&id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(map_error)?
-                .map(|row| row.try_get("organization_id"))
-                .transpose()
-                .map_err(map_error)?;
-            match stored {
-                None => return Err(Error::not_found("group", &id)),
-                Some(organization) if organization != group.organization_id.to_string() => {
-                    return Err(Error::Invalid { field: "organization_id", reason: "a group cannot move".into() });
-                }
-                Some(_) => {}
-            }
             for table in ["group_members", "group_roles"] {
                 let clear = sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE group_id = $1"))).bind(&id);
                 execute(&mut tx, clear, || Error::conflict("group", &id), || Error::not_found("group", &id)).await?;
             }
         }
-        let sql = if insert {
-            "INSERT INTO rbac_groups (id, organization_id, name, document) VALUES ($1, $2, $3, $4)"
-        } else {
-            "UPDATE rbac_groups SET organization_id = $2, name = $3, document = $4 WHERE id = $1"
-        };
-        let query = sqlx::query(sql)
-            .bind(&id)
-            .bind(group.organization_id.to_string())
-            .bind(group.name.as_str())
-            .bind(to_document("group", &bare)?);
-        execute(
-            &mut tx,
-            query,
-            || Error::conflict("group name", group.name.as_str()),
-            || Error::not_found("organization", group.organization_id),
-        )
-        .await?;
         for member in &group.members {
             let query = sqlx::query("INSERT INTO group_members (group_id, identity_id) VALUES ($1, $2)")
                 .bind(&id)
@@ -236,9 +228,33 @@ impl SqlStore {
         tx.commit().await.map_err(map_error)
     }
 
+    /// Why an insert or a guarded update of `id` in `table` wrote nothing: the id is taken (insert), the row is
+    /// gone, or it belongs to another organization.
+    async fn unwritten(
+        &self,
+        what: &'static str,
+        table: &str,
+        id: &str,
+        insert: bool,
+        tx: &mut Transaction<'static, Any>,
+    ) -> Error {
+        if insert {
+            return Error::conflict(format!("{what} id"), id);
+        }
+        let exists = sqlx::query(AssertSqlSafe(format!("SELECT id FROM {table} WHERE id = $1")))
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await;
+        match exists {
+            Ok(Some(_)) => Error::Invalid { field: "organization_id", reason: format!("a {what} cannot move") },
+            Ok(None) => Error::not_found(what, id),
+            Err(error) => map_error(error),
+        }
+    }
+
     async fn write_role(&self, role: &Role, insert: bool) -> Result<(), Error> {
         let sql = if insert {
-            "INSERT INTO roles (id, name, document) VALUES ($1, $2, $3)"
+            "INSERT INTO roles (id, name, document) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING"
         } else {
             "UPDATE roles SET name = $2, document = $3 WHERE id = $1"
         };
@@ -256,7 +272,11 @@ impl SqlStore {
                 )
             })?;
         if done.rows_affected() == 0 {
-            return Err(Error::not_found("role", role.id));
+            return Err(if insert {
+                Error::conflict("role id", role.id.to_string())
+            } else {
+                Error::not_found("role", role.id)
+            });
         }
         Ok(())
     }
@@ -267,42 +287,31 @@ impl SqlStore {
         let mut tx = self.begin_write().await?;
         let mut bare = project.clone();
         bare.group_ids.clear();
-        if !insert {
-            let stored: Option<String> = sqlx::query("SELECT organization_id FROM projects WHERE id = $1")
-                .bind(&id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(map_error)?
-                .map(|row| row.try_get("organization_id"))
-                .transpose()
-                .map_err(map_error)?;
-            match stored {
-                None => return Err(Error::not_found("project", &id)),
-                Some(stored) if stored != organization => {
-                    return Err(Error::Invalid { field: "organization_id", reason: "a project cannot move".into() });
-                }
-                Some(_) => {}
-            }
-            let clear = sqlx::query("DELETE FROM project_groups WHERE project_id = $1").bind(&id);
-            execute(&mut tx, clear, || Error::conflict("project", &id), || Error::not_found("project", &id)).await?;
-        }
         let sql = if insert {
-            "INSERT INTO projects (id, organization_id, name, document) VALUES ($1, $2, $3, $4)"
+            "INSERT INTO projects (id, organization_id, name, document) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (id) DO NOTHING"
         } else {
-            "UPDATE projects SET organization_id = $2, name = $3, document = $4 WHERE id = $1"
+            "UPDATE projects SET name = $3, document = $4 WHERE id = $1 AND organization_id = $2"
         };
         let query = sqlx::query(sql)
             .bind(&id)
             .bind(&organization)
             .bind(project.name.as_str())
             .bind(to_document("project", &bare)?);
-        execute(
+        let written = execute(
             &mut tx,
             query,
             || Error::conflict("project name", project.name.as_str()),
             || Error::not_found("organization", &organization),
         )
         .await?;
+        if written == 0 {
+            return Err(self.unwritten("project", "projects", &id, insert, &mut tx).await);
+        }
+        if !insert {
+            let clear = sqlx::query("DELETE FROM project_groups WHERE project_id = $1").bind(&id);
+            execute(&mut tx, clear, || Error::conflict("project", &id), || Error::not_found("project", &id)).await?;
+        }
         for group in &project.group_ids {
             // A project may only be shared with groups of its own organization.
             let query = sqlx::query(

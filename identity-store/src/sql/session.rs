@@ -3,20 +3,21 @@
 
 use async_trait::async_trait;
 use identity_core::{Identity, IdentityId, Session, SessionId, TokenHash, time::OffsetDateTime};
-use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::identity::decode_identity;
-use super::{SqlStore, from_document, map_error, map_write_error, micros, to_document};
+use super::{SqlStore, col, from_document, instant, map_error, map_write_error, micros, to_document};
 use crate::error::Error;
 use crate::session::SessionStore;
 
 fn decode_session(row: &AnyRow) -> Result<Session, Error> {
-    let id: String = row.try_get("id").map_err(map_error)?;
-    let active: i64 = row.try_get("active").map_err(map_error)?;
-    let document: String = row.try_get("document").map_err(map_error)?;
+    let id: String = col(&row, "id")?;
+    let active: i64 = col(&row, "active")?;
+    let document: String = col(&row, "document")?;
     let mut session: Session = from_document("session", &id, &document)?;
+    // The columns win: bulk revocation and extension change only them.
     session.active = active != 0;
+    session.expires_at = instant("session", col(&row, "expires_at")?)?;
     Ok(session)
 }
 
@@ -26,8 +27,9 @@ impl SqlStore {
             "INSERT INTO sessions (id, identity_id, token_hash, active, issued_at, expires_at, document) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)"
         } else {
-            "UPDATE sessions SET identity_id = $2, token_hash = $3, active = $4, issued_at = $5, expires_at = $6, \
-             document = $7 WHERE id = $1"
+            // A revoked session stays revoked, whatever the caller's copy says.
+            "UPDATE sessions SET identity_id = $2, token_hash = $3, active = CASE WHEN active = 0 THEN 0 ELSE $4 END, \
+             issued_at = $5, expires_at = $6, document = $7 WHERE id = $1"
         };
         let done = sqlx::query(sql)
             .bind(session.id.to_string())
@@ -60,7 +62,7 @@ impl SessionStore for SqlStore {
     }
 
     async fn session(&self, id: SessionId) -> Result<Session, Error> {
-        let row = sqlx::query("SELECT s.id, s.active, s.document FROM sessions s WHERE s.id = $1")
+        let row = sqlx::query("SELECT s.id, s.active, s.expires_at, s.document FROM sessions s WHERE s.id = $1")
             .bind(id.to_string())
             .fetch_optional(self.pool())
             .await
@@ -69,17 +71,18 @@ impl SessionStore for SqlStore {
     }
 
     async fn find_session_by_token_hash(&self, hash: &TokenHash) -> Result<Option<Session>, Error> {
-        let row = sqlx::query("SELECT s.id, s.active, s.document FROM sessions s WHERE s.token_hash = $1")
-            .bind(hash.as_bytes().to_vec())
-            .fetch_optional(self.pool())
-            .await
-            .map_err(map_error)?;
+        let row =
+            sqlx::query("SELECT s.id, s.active, s.expires_at, s.document FROM sessions s WHERE s.token_hash = $1")
+                .bind(hash.as_bytes().to_vec())
+                .fetch_optional(self.pool())
+                .await
+                .map_err(map_error)?;
         row.as_ref().map(decode_session).transpose()
     }
 
     async fn find_session_with_identity(&self, hash: &TokenHash) -> Result<Option<(Session, Identity)>, Error> {
         let row = sqlx::query(
-            "SELECT s.id, s.active, s.document, i.id AS identity_id, i.document AS identity_document \
+            "SELECT s.id, s.active, s.expires_at, s.document, i.id AS identity_id, i.document AS identity_document \
              FROM sessions s JOIN identities i ON i.id = s.identity_id WHERE s.token_hash = $1",
         )
         .bind(hash.as_bytes().to_vec())
@@ -88,8 +91,8 @@ impl SessionStore for SqlStore {
         .map_err(map_error)?;
         let Some(row) = row else { return Ok(None) };
         let session = decode_session(&row)?;
-        let identity_id: String = row.try_get("identity_id").map_err(map_error)?;
-        let identity_document: String = row.try_get("identity_document").map_err(map_error)?;
+        let identity_id: String = col(&row, "identity_id")?;
+        let identity_document: String = col(&row, "identity_document")?;
         Ok(Some((session, decode_identity(&identity_id, &identity_document)?)))
     }
 
@@ -100,12 +103,12 @@ impl SessionStore for SqlStore {
     ) -> Result<Vec<Session>, Error> {
         let rows = match active_at {
             None => sqlx::query(
-                "SELECT s.id, s.active, s.document FROM sessions s WHERE s.identity_id = $1 \
+                "SELECT s.id, s.active, s.expires_at, s.document FROM sessions s WHERE s.identity_id = $1 \
                  ORDER BY s.issued_at DESC, s.id DESC",
             )
             .bind(identity.to_string()),
             Some(now) => sqlx::query(
-                "SELECT s.id, s.active, s.document FROM sessions s WHERE s.identity_id = $1 AND s.active = 1 \
+                "SELECT s.id, s.active, s.expires_at, s.document FROM sessions s WHERE s.identity_id = $1 AND s.active = 1 \
                  AND s.expires_at > $2 ORDER BY s.issued_at DESC, s.id DESC",
             )
             .bind(identity.to_string())
@@ -122,24 +125,15 @@ impl SessionStore for SqlStore {
     }
 
     async fn extend_session(&self, id: SessionId, expires_at: OffsetDateTime) -> Result<Session, Error> {
-        let mut tx = self.begin_write().await?;
-        let row = sqlx::query("SELECT s.id, s.active, s.document FROM sessions s WHERE s.id = $1")
-            .bind(id.to_string())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(map_error)?;
-        let mut session =
-            row.as_ref().map(decode_session).transpose()?.ok_or_else(|| Error::not_found("session", id))?;
-        session.expires_at = expires_at;
-        sqlx::query("UPDATE sessions SET expires_at = $2, document = $3 WHERE id = $1")
-            .bind(id.to_string())
-            .bind(micros(expires_at))
-            .bind(to_document("session", &session)?)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_error)?;
-        tx.commit().await.map_err(map_error)?;
-        Ok(session)
+        // Only the column changes, in one statement, so a concurrent update of the document is not lost.
+        let row =
+            sqlx::query("UPDATE sessions SET expires_at = $2 WHERE id = $1 RETURNING id, active, expires_at, document")
+                .bind(id.to_string())
+                .bind(micros(expires_at))
+                .fetch_optional(self.pool())
+                .await
+                .map_err(map_error)?;
+        row.as_ref().map(decode_session).transpose()?.ok_or_else(|| Error::not_found("session", id))
     }
 
     async fn revoke_session(&self, id: SessionId) -> Result<(), Error> {

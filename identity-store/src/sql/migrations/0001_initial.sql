@@ -1,6 +1,7 @@
 -- The initial schema. `BYTES` and `ID` are replaced per backend: BLOB / TEXT on SQLite, BYTEA / TEXT COLLATE "C"
--- on PostgreSQL (so ids sort bytewise, the order keyset pagination relies on). Instants are microseconds since
--- the Unix epoch; documents are the domain objects' JSON.
+-- on PostgreSQL, so ids and names sort bytewise everywhere (keyset pagination and listings by name rely on it,
+-- and the memory backend sorts the same way). Instants are microseconds since the Unix epoch; documents are the
+-- domain objects' JSON.
 
 CREATE TABLE identities (
     id ID PRIMARY KEY,
@@ -77,7 +78,7 @@ CREATE TABLE throttle_counters (
 
 CREATE TABLE organizations (
     id TEXT PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
+    name ID NOT NULL UNIQUE,
     document TEXT NOT NULL
 );
 
@@ -89,14 +90,14 @@ CREATE INDEX organization_domains_organization ON organization_domains (organiza
 
 CREATE TABLE roles (
     id TEXT PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
+    name ID NOT NULL UNIQUE,
     document TEXT NOT NULL
 );
 
 CREATE TABLE rbac_groups (
     id TEXT PRIMARY KEY,
     organization_id TEXT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
-    name TEXT NOT NULL,
+    name ID NOT NULL,
     document TEXT NOT NULL,
     UNIQUE (organization_id, name)
 );
@@ -118,7 +119,7 @@ CREATE INDEX group_roles_role ON group_roles (role_id);
 CREATE TABLE projects (
     id TEXT PRIMARY KEY,
     organization_id TEXT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
-    name TEXT NOT NULL,
+    name ID NOT NULL,
     document TEXT NOT NULL,
     UNIQUE (organization_id, name)
 );
@@ -131,7 +132,7 @@ CREATE TABLE project_groups (
 CREATE INDEX project_groups_group ON project_groups (group_id);
 
 CREATE TABLE oauth2_clients (
-    client_id TEXT PRIMARY KEY,
+    client_id ID PRIMARY KEY,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
     document TEXT NOT NULL
@@ -140,7 +141,7 @@ CREATE TABLE oauth2_clients (
 CREATE TABLE oauth2_tokens (
     hash BYTES PRIMARY KEY,
     kind TEXT NOT NULL,
-    client_id TEXT NOT NULL REFERENCES oauth2_clients (client_id) ON DELETE CASCADE,
+    client_id ID NOT NULL REFERENCES oauth2_clients (client_id) ON DELETE CASCADE,
     identity_id ID REFERENCES identities (id) ON DELETE CASCADE,
     grant_id TEXT NOT NULL,
     created_at BIGINT NOT NULL,
