@@ -15,38 +15,38 @@ use crate::flow::{FlowRecord, FlowStore};
 use crate::throttle::ThrottleStore;
 
 fn decode_flow(row: &AnyRow) -> Result<FlowRecord, Error> {
-    let id: String = col(&row, "id")?;
+    let id: String = col(row, "id")?;
     let corrupt = |reason: &str| Error::corrupt("flow", &id, reason);
-    let identity_id: Option<String> = col(&row, "identity_id")?;
-    let document: String = col(&row, "document")?;
+    let identity_id: Option<String> = col(row, "identity_id")?;
+    let document: String = col(row, "document")?;
     Ok(FlowRecord {
         id: id.parse().map_err(|_| corrupt("bad id"))?,
-        kind: col(&row, "kind")?,
+        kind: col(row, "kind")?,
         identity_id: identity_id.map(|i| i.parse()).transpose().map_err(|_| corrupt("bad identity id"))?,
-        expires_at: instant("flow", col(&row, "expires_at")?)?,
+        expires_at: instant("flow", col(row, "expires_at")?)?,
         document: from_document("flow", &id, &document)?,
     })
 }
 
 fn decode_enrollment(row: &AnyRow) -> Result<Enrollment, Error> {
-    let id: String = col(&row, "id")?;
-    let document: String = col(&row, "document")?;
+    let id: String = col(row, "id")?;
+    let document: String = col(row, "document")?;
     from_document("enrollment", &id, &document)
 }
 
 fn decode_code(row: &AnyRow) -> Result<OneTimeCode, Error> {
-    let purpose: String = col(&row, "purpose")?;
+    let purpose: String = col(row, "purpose")?;
     let corrupt = |reason: &str| Error::corrupt("one-time code", &purpose, reason);
-    let identity_id: Option<String> = col(&row, "identity_id")?;
-    let flow_id: Option<String> = col(&row, "flow_id")?;
+    let identity_id: Option<String> = col(row, "identity_id")?;
+    let flow_id: Option<String> = col(row, "flow_id")?;
     Ok(OneTimeCode {
-        hash: hash_from_bytes("one-time code", col(&row, "hash")?)?,
+        hash: hash_from_bytes("one-time code", col(row, "hash")?)?,
         purpose: CodePurpose::parse(&purpose).ok_or_else(|| corrupt("unknown purpose"))?,
         identity_id: identity_id.map(|i| i.parse()).transpose().map_err(|_| corrupt("bad identity id"))?,
-        address: col(&row, "address")?,
+        address: col(row, "address")?,
         flow_id: flow_id.map(|f| f.parse()).transpose().map_err(|_| corrupt("bad flow id"))?,
-        created_at: instant("one-time code", col(&row, "created_at")?)?,
-        expires_at: instant("one-time code", col(&row, "expires_at")?)?,
+        created_at: instant("one-time code", col(row, "created_at")?)?,
+        expires_at: instant("one-time code", col(row, "expires_at")?)?,
     })
 }
 

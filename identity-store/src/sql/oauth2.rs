@@ -9,30 +9,30 @@ use crate::error::Error;
 use crate::oauth2::{ClientRecord, OAuth2Store, TokenKind, TokenRecord};
 
 fn decode_client(row: &AnyRow) -> Result<ClientRecord, Error> {
-    let client_id: String = col(&row, "client_id")?;
-    let document: String = col(&row, "document")?;
+    let client_id: String = col(row, "client_id")?;
+    let document: String = col(row, "document")?;
     Ok(ClientRecord {
         document: from_document("client", &client_id, &document)?,
-        created_at: instant("client", col(&row, "created_at")?)?,
-        updated_at: instant("client", col(&row, "updated_at")?)?,
+        created_at: instant("client", col(row, "created_at")?)?,
+        updated_at: instant("client", col(row, "updated_at")?)?,
         client_id,
     })
 }
 
 fn decode_token(row: &AnyRow) -> Result<TokenRecord, Error> {
-    let grant: String = col(&row, "grant_id")?;
+    let grant: String = col(row, "grant_id")?;
     let corrupt = |reason: &str| Error::corrupt("token", &grant, reason);
-    let kind: String = col(&row, "kind")?;
-    let identity_id: Option<String> = col(&row, "identity_id")?;
-    let document: String = col(&row, "document")?;
+    let kind: String = col(row, "kind")?;
+    let identity_id: Option<String> = col(row, "identity_id")?;
+    let document: String = col(row, "document")?;
     Ok(TokenRecord {
-        hash: hash_from_bytes("token", col(&row, "hash")?)?,
+        hash: hash_from_bytes("token", col(row, "hash")?)?,
         kind: TokenKind::parse(&kind).ok_or_else(|| corrupt("unknown kind"))?,
-        client_id: col(&row, "client_id")?,
+        client_id: col(row, "client_id")?,
         identity_id: identity_id.map(|i| i.parse()).transpose().map_err(|_| corrupt("bad identity id"))?,
         grant_id: grant.parse().map_err(|_| corrupt("bad grant id"))?,
-        created_at: instant("token", col(&row, "created_at")?)?,
-        expires_at: instant("token", col(&row, "expires_at")?)?,
+        created_at: instant("token", col(row, "created_at")?)?,
+        expires_at: instant("token", col(row, "expires_at")?)?,
         document: from_document("token", &grant, &document)?,
     })
 }

@@ -27,8 +27,8 @@ async fn documents<T: serde::de::DeserializeOwned>(
     let rows = query.fetch_all(store.pool()).await.map_err(map_error)?;
     rows.iter()
         .map(|row| {
-            let id: String = col(&row, "id")?;
-            let document: String = col(&row, "document")?;
+            let id: String = col(row, "id")?;
+            let document: String = col(row, "document")?;
             from_document(what, &id, &document)
         })
         .collect()

@@ -11,13 +11,13 @@ use crate::error::Error;
 use crate::session::SessionStore;
 
 fn decode_session(row: &AnyRow) -> Result<Session, Error> {
-    let id: String = col(&row, "id")?;
-    let active: i64 = col(&row, "active")?;
-    let document: String = col(&row, "document")?;
+    let id: String = col(row, "id")?;
+    let active: i64 = col(row, "active")?;
+    let document: String = col(row, "document")?;
     let mut session: Session = from_document("session", &id, &document)?;
     // The columns win: bulk revocation and extension change only them.
     session.active = active != 0;
-    session.expires_at = instant("session", col(&row, "expires_at")?)?;
+    session.expires_at = instant("session", col(row, "expires_at")?)?;
     Ok(session)
 }
 
