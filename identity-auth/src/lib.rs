@@ -1,7 +1,37 @@
-//! Authentication for the identity platform: passwords (argon2id, bcrypt import), TOTP, lookup codes, X.509 client
-//! certificates, external JWT signers, enrollments, authentication policies, sessions with assurance levels,
-//! self-service flows and the secret cipher.
+//! Authentication for the identity platform: passwords (argon2id, bcrypt and Kratos' import formats), TOTP,
+//! lookup codes, X.509 client certificates, external JWT signers, enrollments, authentication policies and the
+//! secret cipher that keeps TOTP seeds and upstream tokens encrypted at rest.
 //!
-//! Its API arrives with the credentials and sessions issues; until then this crate is empty on purpose.
+//! ```
+//! use identity_auth::{PasswordHasher, PasswordPolicy, Verification};
+//! use identity_core::SecretString;
+//!
+//! let hasher = PasswordHasher::new(Default::default())?;
+//! let password = SecretString::new("correct-horse-battery-staple");
+//! PasswordPolicy::default().check(&password, &["ada@example.com"], hasher.max_password_bytes())?;
+//! let hash = hasher.hash(&password)?;
+//! assert_eq!(hasher.verify(&password, &hash)?, Verification::Match { rehash: false });
+//! # Ok::<(), identity_auth::Error>(())
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+mod certificate;
+mod cipher;
+mod error;
+mod jwt_signer;
+mod password;
+mod token;
+
+pub use certificate::{CertificateVerifier, VerifiedCertificate, thumbprint_s256};
+pub use cipher::{CipherKey, SecretCipher};
+pub use error::Error;
+pub use jwt_signer::{
+    CLOCK_SKEW_LEEWAY, CompiledSigner, DEFAULT_CLAIMS_PROPERTY, IdentityMatch, JwtSigner, MAX_TOKEN_LENGTH, SignerKeys,
+    VerifiedJwt,
+};
+pub use password::{
+    Argon2Params, BCRYPT_MAX_PASSWORD_BYTES, HashAlgorithm, HasherConfig, MAX_PASSWORD_BYTES, PasswordHasher,
+    PasswordPolicy, Verification,
+};
+pub use token::{hash_code, hash_token, random_bytes, random_code, random_token};
