@@ -177,6 +177,9 @@ pub enum Error {
     /// No open enrollment matches the token (wrong, used or lapsed).
     #[error("the enrollment token is invalid, used or expired")]
     InvalidEnrollment,
+    /// The enrollment lapsed; ask for a new one (or a refresh).
+    #[error("the enrollment expired")]
+    EnrollmentExpired,
     /// The enrollment is for another method than the one presented.
     #[error("the enrollment is for the `{expected}` method")]
     WrongEnrollmentMethod {
@@ -240,6 +243,7 @@ impl Error {
             Error::BadSignature => "bad_signature",
             Error::MalformedToken { .. } => "malformed_token",
             Error::InvalidEnrollment => "invalid_enrollment",
+            Error::EnrollmentExpired => "enrollment_expired",
             Error::WrongEnrollmentMethod { .. } => "wrong_enrollment_method",
             Error::Store(_) => "store",
             Error::Domain(_) => "invalid_value",

@@ -16,22 +16,30 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod authenticator;
 mod certificate;
 mod cipher;
+mod enrollment;
 mod error;
 mod jwt_signer;
+mod lookup;
 mod password;
 mod token;
+mod totp;
 
+pub use authenticator::{Authenticated, Authenticator, Presentation};
 pub use certificate::{CertificateVerifier, VerifiedCertificate, thumbprint_s256};
 pub use cipher::{CipherKey, SecretCipher};
+pub use enrollment::{EnrollmentSettings, Enrollments, IssuedEnrollment};
 pub use error::Error;
 pub use jwt_signer::{
     CLOCK_SKEW_LEEWAY, CompiledSigner, DEFAULT_CLAIMS_PROPERTY, IdentityMatch, JwtSigner, MAX_TOKEN_LENGTH, SignerKeys,
     VerifiedJwt,
 };
+pub use lookup::{LOOKUP_CODE_COUNT, LOOKUP_CODE_LENGTH, LookupSecrets};
 pub use password::{
     Argon2Params, BCRYPT_MAX_PASSWORD_BYTES, HashAlgorithm, HasherConfig, MAX_PASSWORD_BYTES, PasswordHasher,
     PasswordPolicy, Verification,
 };
 pub use token::{hash_code, hash_token, random_bytes, random_code, random_token};
+pub use totp::{TotpEnrollment, TotpSettings, TotpVerifier};

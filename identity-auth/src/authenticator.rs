@@ -1,0 +1,328 @@
+//! One entry point for first factors: a presented credential (password, client certificate or external JWT)
+//! goes in; the identity, the methods used, the assurance level and any second factor still required come out,
+//! after the identity's authentication policy and its lockout counters were applied. Second factors (TOTP,
+//! backup codes) have their own calls, which also update the stored credential.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use identity_core::time::{Duration, OffsetDateTime};
+use identity_core::{
+    AssuranceLevel, AuthenticationMethod, AuthenticationPolicy, Clock, CredentialConfig, CredentialType, Identity,
+    IdentityId, SecretString,
+};
+use identity_store::{Store, normalize_identifier};
+
+use crate::certificate::CertificateVerifier;
+use crate::error::Error;
+use crate::jwt_signer::{CompiledSigner, IdentityMatch};
+use crate::lookup::LookupSecrets;
+use crate::password::{PasswordHasher, Verification};
+use crate::totp::TotpVerifier;
+
+/// A first factor as a client presents it.
+#[derive(Debug)]
+pub enum Presentation {
+    /// An identifier (email, user name) and a password.
+    Password {
+        /// The identifier, as typed.
+        identifier: String,
+        /// The password.
+        password: SecretString,
+    },
+    /// A client certificate (DER or PEM) from the TLS handshake, with any intermediates the client sent.
+    Certificate {
+        /// The leaf.
+        certificate: Vec<u8>,
+        /// Intermediates, leaf's issuer first or in any order.
+        intermediates: Vec<Vec<u8>>,
+    },
+    /// A JWT from a trusted external signer.
+    ExternalJwt {
+        /// The compact JWT.
+        token: SecretString,
+    },
+}
+
+/// A successful first factor.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    /// Who authenticated.
+    pub identity: Identity,
+    /// The factors completed so far.
+    pub methods: Vec<AuthenticationMethod>,
+    /// The level reached so far.
+    pub aal: AssuranceLevel,
+    /// The second factors the identity can complete, when one is still required (by its policy, or because it
+    /// has one). An empty list means one is required but none is set up yet: the caller must enrol TOTP.
+    pub second_factor: Option<Vec<CredentialType>>,
+}
+
+/// Checks first and second factors against the store, under each identity's authentication policy.
+pub struct Authenticator {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    hasher: Arc<PasswordHasher>,
+    default_policy: AuthenticationPolicy,
+    policies: HashMap<identity_core::AuthenticationPolicyId, AuthenticationPolicy>,
+    certificates: Option<CertificateVerifier>,
+    signers: Vec<CompiledSigner>,
+    totp: Option<TotpVerifier>,
+    lookup: Option<LookupSecrets>,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator").field("default_policy", &self.default_policy).finish_non_exhaustive()
+    }
+}
+
+impl Authenticator {
+    /// An authenticator with passwords only, under the default policy. Add the rest with the `with_` methods.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, hasher: Arc<PasswordHasher>) -> Self {
+        Self {
+            store,
+            clock,
+            hasher,
+            default_policy: AuthenticationPolicy::default(),
+            policies: HashMap::new(),
+            certificates: None,
+            signers: Vec::new(),
+            totp: None,
+            lookup: None,
+        }
+    }
+
+    /// Sets the policy for identities without one, and the named policies identities may point at.
+    pub fn with_policies(mut self, default: AuthenticationPolicy, others: Vec<AuthenticationPolicy>) -> Self {
+        self.default_policy = default;
+        self.policies = others.into_iter().map(|policy| (policy.id, policy)).collect();
+        self
+    }
+
+    /// Accepts client certificates issued by these CAs.
+    pub fn with_certificates(mut self, verifier: CertificateVerifier) -> Self {
+        self.certificates = Some(verifier);
+        self
+    }
+
+    /// Accepts JWTs from these signers.
+    pub fn with_signers(mut self, signers: Vec<CompiledSigner>) -> Self {
+        self.signers = signers;
+        self
+    }
+
+    /// Enables TOTP as a second factor.
+    pub fn with_totp(mut self, totp: TotpVerifier) -> Self {
+        self.totp = Some(totp);
+        self
+    }
+
+    /// Enables backup codes as a second factor.
+    pub fn with_lookup_secrets(mut self, lookup: LookupSecrets) -> Self {
+        self.lookup = Some(lookup);
+        self
+    }
+
+    /// The policy that applies to `identity`.
+    pub fn policy_of(&self, identity: &Identity) -> &AuthenticationPolicy {
+        identity.auth_policy_id.and_then(|id| self.policies.get(&id)).unwrap_or(&self.default_policy)
+    }
+
+    /// Checks a first factor. Wrong identifiers and wrong secrets fail alike ([`Error::InvalidCredentials`],
+    /// after the same work); a disabled identity never authenticates; the policy decides which methods count.
+    pub async fn authenticate(&self, presentation: Presentation) -> Result<Authenticated, Error> {
+        let now = self.clock.now();
+        let (identity, method) = match presentation {
+            Presentation::Password { identifier, password } => {
+                (self.check_password(&identifier, password, now).await?, CredentialType::Password)
+            }
+            Presentation::Certificate { certificate, intermediates } => {
+                (self.check_certificate(&certificate, &intermediates, now).await?, CredentialType::X509)
+            }
+            Presentation::ExternalJwt { token } => {
+                (self.check_jwt(token.expose_secret(), now).await?, CredentialType::ExtJwt)
+            }
+        };
+        if !identity.is_active() {
+            return Err(Error::IdentityDisabled);
+        }
+        let policy = self.policy_of(&identity);
+        if !policy.allows_primary(method) {
+            return Err(Error::MethodNotAllowed { method: method.as_str() });
+        }
+        let second_factor = (policy.secondary.require_totp
+            || identity.has_credential(CredentialType::Totp)
+            || identity.has_credential(CredentialType::LookupSecret))
+        .then(|| {
+            [CredentialType::Totp, CredentialType::LookupSecret]
+                .into_iter()
+                .filter(|kind| identity.has_credential(*kind))
+                .collect()
+        });
+        Ok(Authenticated {
+            identity,
+            methods: vec![AuthenticationMethod { method, aal: AssuranceLevel::Aal1, completed_at: now }],
+            aal: AssuranceLevel::Aal1,
+            second_factor,
+        })
+    }
+
+    async fn check_password(
+        &self,
+        identifier: &str,
+        password: SecretString,
+        now: OffsetDateTime,
+    ) -> Result<Identity, Error> {
+        let key = format!("login:password:{}", normalize_identifier(CredentialType::Password, identifier));
+        let identity = self.store.find_identity_by_identifier(CredentialType::Password, identifier).await?;
+        // Unknown identifiers fall under the default policy, so they lock out like known ones.
+        let rules = identity.as_ref().map_or(&self.default_policy, |i| self.policy_of(i)).primary.password;
+        let lockout = Duration::minutes(i64::from(rules.lockout_duration_minutes.max(1)));
+        if let Some(max) = rules.max_attempts
+            && self.store.failures(&key, now).await? >= u64::from(max)
+        {
+            return Err(Error::LockedOut { retry_after: lockout });
+        }
+        let hash = identity.as_ref().and_then(|identity| match identity.credentials.get(CredentialType::Password) {
+            Some(credential) => match &credential.config {
+                CredentialConfig::Password(config) => config.hashed_password.clone(),
+                _ => None,
+            },
+            None => None,
+        });
+        let verification = self.hasher.verify_async(password.clone(), hash).await?;
+        let (Verification::Match { rehash }, Some(mut identity)) = (verification, identity) else {
+            self.store.record_failure(&key, lockout, now).await?;
+            return Err(Error::InvalidCredentials);
+        };
+        self.store.reset_failures(&key).await?;
+        if rehash {
+            // The password is known now: store it hashed with today's algorithm and parameters.
+            let fresh = self.hasher.hash_async(password).await?;
+            if let Some(CredentialConfig::Password(config)) =
+                identity.credentials.get_mut(CredentialType::Password).map(|credential| &mut credential.config)
+            {
+                config.hashed_password = Some(fresh);
+                self.store.update_identity(&identity).await?;
+            }
+        }
+        Ok(identity)
+    }
+
+    async fn check_certificate(
+        &self,
+        der: &[u8],
+        intermediates: &[Vec<u8>],
+        now: OffsetDateTime,
+    ) -> Result<Identity, Error> {
+        let verifier = self.certificates.as_ref().ok_or(Error::MethodNotAllowed { method: "x509" })?;
+        let certificate = verifier.verify(der, intermediates, now)?;
+        if let Some(identity) = self.store.find_identity_by_certificate(&certificate.fingerprint).await? {
+            return Ok(identity);
+        }
+        // A service identity may be registered by its certificate's common name instead of one certificate.
+        if let Some(name) = &certificate.common_name
+            && let Some(identity) = self.store.find_identity_by_identifier(CredentialType::X509, name).await?
+        {
+            return Ok(identity);
+        }
+        Err(Error::InvalidCredentials)
+    }
+
+    async fn check_jwt(&self, token: &str, now: OffsetDateTime) -> Result<Identity, Error> {
+        // The unverified `iss` only picks which signer's keys to try; the signer then verifies everything.
+        let issuer = unverified_issuer(token)?;
+        let mut candidates = self.signers.iter().filter(|signer| signer.signer().issuer == issuer).peekable();
+        if candidates.peek().is_none() {
+            return Err(Error::WrongIssuer);
+        }
+        let mut last_error = Error::WrongIssuer;
+        for signer in candidates {
+            let verified = match signer.verify(token, now) {
+                Ok(verified) => verified,
+                // Several signers may share an issuer (key rollover across signers): try the next one.
+                Err(error @ (Error::UnknownKey { .. } | Error::BadSignature | Error::SignerDisabled)) => {
+                    last_error = error;
+                    continue;
+                }
+                Err(error) => return Err(error),
+            };
+            let identity = match &verified.matches {
+                IdentityMatch::ExternalId(external_id) => self.store.find_identity_by_external_id(external_id).await?,
+                IdentityMatch::Id(id) => match self.store.identity(*id).await {
+                    Ok(identity) => Some(identity),
+                    Err(identity_store::Error::NotFound { .. }) => None,
+                    Err(other) => return Err(other.into()),
+                },
+            };
+            let identity = identity.ok_or(Error::InvalidCredentials)?;
+            if !self.policy_of(&identity).allows_signer(verified.signer_id) {
+                return Err(Error::MethodNotAllowed { method: "ext_jwt" });
+            }
+            return Ok(identity);
+        }
+        Err(last_error)
+    }
+
+    /// Completes a TOTP second factor for `identity`: checks `code`, claims its time step atomically in the store
+    /// (so two concurrent requests cannot both use it), and stores the step as the last used one.
+    pub async fn verify_totp(&self, identity: IdentityId, code: &str) -> Result<AuthenticationMethod, Error> {
+        let totp = self.totp.as_ref().ok_or(Error::MethodNotAllowed { method: "totp" })?;
+        let now = self.clock.now();
+        let mut stored = self.store.identity(identity).await?;
+        let credential = stored.credentials.get_mut(CredentialType::Totp).ok_or(Error::InvalidTotpCode)?;
+        let CredentialConfig::Totp(config) = &mut credential.config else { return Err(Error::InvalidTotpCode) };
+        let period = Duration::seconds(i64::from(config.period_seconds));
+        let step = totp.verify(identity, config, code, now)?;
+        if !claim_once(self.store.as_ref(), &format!("totp-step:{identity}:{step}"), period * 4, now).await? {
+            return Err(Error::InvalidTotpCode);
+        }
+        credential.updated_at = now;
+        self.store.update_identity(&stored).await?;
+        Ok(AuthenticationMethod { method: CredentialType::Totp, aal: AssuranceLevel::Aal2, completed_at: now })
+    }
+
+    /// Completes a backup-code second factor for `identity`, marking the code used; returns how many remain.
+    pub async fn use_lookup_code(
+        &self,
+        identity: IdentityId,
+        code: &str,
+    ) -> Result<(AuthenticationMethod, usize), Error> {
+        let lookup = self.lookup.as_ref().ok_or(Error::MethodNotAllowed { method: "lookup_secret" })?;
+        let now = self.clock.now();
+        let mut stored = self.store.identity(identity).await?;
+        let credential = stored.credentials.get_mut(CredentialType::LookupSecret).ok_or(Error::InvalidLookupCode)?;
+        let CredentialConfig::LookupSecret(config) = &mut credential.config else {
+            return Err(Error::InvalidLookupCode);
+        };
+        let remaining = lookup.consume(identity, config, code, now)?;
+        let claim = format!("lookup-code:{identity}:{}", lookup.hash(identity, code).to_hex());
+        if !claim_once(self.store.as_ref(), &claim, Duration::days(1), now).await? {
+            return Err(Error::InvalidLookupCode);
+        }
+        credential.updated_at = now;
+        self.store.update_identity(&stored).await?;
+        let method =
+            AuthenticationMethod { method: CredentialType::LookupSecret, aal: AssuranceLevel::Aal2, completed_at: now };
+        Ok((method, remaining))
+    }
+}
+
+/// The `iss` claim of a compact JWT, read without verifying anything.
+fn unverified_issuer(token: &str) -> Result<String, Error> {
+    use base64::Engine as _;
+    let malformed = |reason: &str| Error::MalformedToken { reason: reason.to_owned() };
+    let payload = token.split('.').nth(1).ok_or_else(|| malformed("not a compact JWT"))?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .map_err(|_| malformed("the payload is not base64url"))?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| malformed("the payload is not JSON"))?;
+    claims.get("iss").and_then(serde_json::Value::as_str).map(str::to_owned).ok_or_else(|| malformed("no `iss` claim"))
+}
+
+/// Claims `key` once: of any number of concurrent callers, across replicas, exactly one gets `true` until the
+/// window closes. The store's atomic failure counter serves as the claim (the first increment sees 1).
+async fn claim_once(store: &dyn Store, key: &str, window: Duration, now: OffsetDateTime) -> Result<bool, Error> {
+    Ok(store.record_failure(key, window, now).await? == 1)
+}

@@ -1,0 +1,265 @@
+//! Enrollments (OpenZiti's model): an operator invites an identity to add a credential; the invitation is a
+//! one-time token, delivered inside a signed JWT that names the identity, the enrollment method and the expiry.
+//! `ott` enrols a certificate issued by the platform's CA, `ottca` one issued by a named third-party CA, `updb` a
+//! password for a user name. Only the token's hash is stored; completing an enrollment consumes it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use identity_core::time::Duration;
+use identity_core::{
+    CaId, Clock, Credential, CredentialConfig, Enrollment, EnrollmentId, EnrollmentMethod, Identity, IdentityId,
+    PasswordConfig, SecretBytes, SecretString, X509Config,
+};
+use identity_store::Store;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::certificate::CertificateVerifier;
+use crate::error::Error;
+use crate::password::{PasswordHasher, PasswordPolicy};
+use crate::token::{hash_token, random_token};
+
+/// An enrollment just made or refreshed.
+#[derive(Debug)]
+pub struct IssuedEnrollment {
+    /// The stored enrollment (with the token's hash only).
+    pub enrollment: Enrollment,
+    /// The JWT to hand to the enrollee, once: it carries the token.
+    pub jwt: SecretString,
+}
+
+/// How enrollments are issued.
+#[derive(Debug, Clone)]
+pub struct EnrollmentSettings {
+    /// How long an enrollment stays open (default 24 hours).
+    pub lifetime: Duration,
+    /// The `iss` of enrollment JWTs (the platform's public URL).
+    pub issuer: String,
+}
+
+impl Default for EnrollmentSettings {
+    fn default() -> Self {
+        Self { lifetime: Duration::hours(24), issuer: "identity".into() }
+    }
+}
+
+/// What an enrollment JWT says. The server verifies its own JWTs, so they are signed with a server secret
+/// (HS256); clients only read them.
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    iss: String,
+    sub: String,
+    /// The one-time token, as OpenZiti carries it.
+    jti: String,
+    /// The enrollment method (`ott`, `ottca`, `updb`).
+    em: String,
+    exp: i64,
+    iat: i64,
+}
+
+/// Issues and completes enrollments.
+pub struct Enrollments {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    hasher: Arc<PasswordHasher>,
+    policy: PasswordPolicy,
+    settings: EnrollmentSettings,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    platform_ca: Option<CertificateVerifier>,
+    third_party_cas: HashMap<CaId, CertificateVerifier>,
+}
+
+impl std::fmt::Debug for Enrollments {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Enrollments").field("settings", &self.settings).finish_non_exhaustive()
+    }
+}
+
+fn method_name(method: &EnrollmentMethod) -> &'static str {
+    match method {
+        EnrollmentMethod::Ott => "ott",
+        EnrollmentMethod::Ottca { .. } => "ottca",
+        EnrollmentMethod::Updb { .. } => "updb",
+    }
+}
+
+impl Enrollments {
+    /// Enrollments signed with `signing_key` (at least 32 random bytes, kept secret by the server).
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        hasher: Arc<PasswordHasher>,
+        signing_key: &SecretBytes,
+        settings: EnrollmentSettings,
+    ) -> Result<Self, Error> {
+        if signing_key.expose_secret().len() < 32 {
+            return Err(Error::InvalidKeyRing {
+                reason: "the enrollment signing key must be at least 32 bytes".into(),
+            });
+        }
+        if !settings.lifetime.is_positive() {
+            return Err(Error::InvalidHasherConfig { reason: "the enrollment lifetime must be positive".into() });
+        }
+        Ok(Self {
+            store,
+            clock,
+            hasher,
+            policy: PasswordPolicy::default(),
+            settings,
+            encoding: EncodingKey::from_secret(signing_key.expose_secret()),
+            decoding: DecodingKey::from_secret(signing_key.expose_secret()),
+            platform_ca: None,
+            third_party_cas: HashMap::new(),
+        })
+    }
+
+    /// The password policy `updb` completions must meet.
+    pub fn with_password_policy(mut self, policy: PasswordPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The platform's CA, which issues the certificates `ott` enrollments register.
+    pub fn with_platform_ca(mut self, verifier: CertificateVerifier) -> Self {
+        self.platform_ca = Some(verifier);
+        self
+    }
+
+    /// A third-party CA that `ottca` enrollments may name.
+    pub fn with_third_party_ca(mut self, id: CaId, verifier: CertificateVerifier) -> Self {
+        self.third_party_cas.insert(id, verifier);
+        self
+    }
+
+    /// Opens an enrollment for `identity`.
+    pub async fn create(&self, identity: IdentityId, method: EnrollmentMethod) -> Result<IssuedEnrollment, Error> {
+        self.store.identity(identity).await?;
+        let now = self.clock.now();
+        let token = random_token()?;
+        let enrollment =
+            Enrollment::new(identity, method, hash_token(token.expose_secret()), now, self.settings.lifetime)?;
+        self.store.insert_enrollment(&enrollment).await?;
+        let jwt = self.sign(&enrollment, &token)?;
+        Ok(IssuedEnrollment { enrollment, jwt })
+    }
+
+    /// Gives an enrollment a new token and a new expiry (the old JWT stops working).
+    pub async fn refresh(&self, id: EnrollmentId) -> Result<IssuedEnrollment, Error> {
+        let mut enrollment = self.store.enrollment(id).await?;
+        let token = random_token()?;
+        enrollment.refresh(hash_token(token.expose_secret()), self.clock.now(), self.settings.lifetime)?;
+        self.store.update_enrollment(&enrollment).await?;
+        let jwt = self.sign(&enrollment, &token)?;
+        Ok(IssuedEnrollment { enrollment, jwt })
+    }
+
+    fn sign(&self, enrollment: &Enrollment, token: &SecretString) -> Result<SecretString, Error> {
+        let claims = Claims {
+            iss: self.settings.issuer.clone(),
+            sub: enrollment.identity_id.to_string(),
+            jti: token.expose_secret().to_owned(),
+            em: method_name(&enrollment.method).to_owned(),
+            exp: enrollment.expires_at.unix_timestamp(),
+            iat: enrollment.created_at.unix_timestamp(),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map(SecretString::new)
+            .map_err(|e| Error::MalformedToken { reason: e.to_string() })
+    }
+
+    /// The open enrollment a JWT names, checked for method and expiry (but not consumed).
+    async fn open(&self, jwt: &str, expected: &'static str) -> Result<(Enrollment, identity_core::TokenHash), Error> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        // Expiry is checked against the enrollment's stored expiry and the clock, below.
+        validation.validate_exp = false;
+        validation.required_spec_claims.clear();
+        validation.set_issuer(&[self.settings.issuer.as_str()]);
+        let claims = jsonwebtoken::decode::<Claims>(jwt, &self.decoding, &validation)
+            .map_err(|_| Error::InvalidEnrollment)?
+            .claims;
+        let hash = hash_token(&claims.jti);
+        let enrollment = self.store.find_enrollment_by_token_hash(&hash).await?.ok_or(Error::InvalidEnrollment)?;
+        let actual = method_name(&enrollment.method);
+        if actual != expected {
+            return Err(Error::WrongEnrollmentMethod { expected: actual });
+        }
+        if enrollment.is_expired_at(self.clock.now()) {
+            return Err(Error::EnrollmentExpired);
+        }
+        Ok((enrollment, hash))
+    }
+
+    /// Completes an `updb` enrollment: sets `password` for the enrollment's user name and consumes it.
+    pub async fn complete_password(
+        &self,
+        jwt: &str,
+        username: &str,
+        password: SecretString,
+    ) -> Result<Identity, Error> {
+        let (enrollment, hash) = self.open(jwt, "updb").await?;
+        let EnrollmentMethod::Updb { username: expected } = &enrollment.method else {
+            return Err(Error::InvalidEnrollment);
+        };
+        if !expected.trim().eq_ignore_ascii_case(username.trim()) {
+            return Err(Error::InvalidEnrollment);
+        }
+        self.policy.check(&password, &[expected.as_str()], self.hasher.max_password_bytes())?;
+        let hashed = self.hasher.hash_async(password).await?;
+        let config = CredentialConfig::Password(PasswordConfig { hashed_password: Some(hashed) });
+        let credential = Credential::new(config, vec![expected.clone()], self.clock.now())?;
+        self.finish(hash, enrollment.identity_id, credential).await
+    }
+
+    /// Completes an `ott` or `ottca` enrollment with the client's certificate: verifies it against the platform
+    /// CA or the enrollment's CA, registers its fingerprint, and consumes the enrollment.
+    pub async fn complete_certificate(
+        &self,
+        jwt: &str,
+        certificate: &[u8],
+        intermediates: &[Vec<u8>],
+    ) -> Result<Identity, Error> {
+        let (enrollment, hash) = match self.open(jwt, "ott").await {
+            Err(Error::WrongEnrollmentMethod { expected: "ottca" }) => self.open(jwt, "ottca").await?,
+            other => other?,
+        };
+        let verifier = match &enrollment.method {
+            EnrollmentMethod::Ott => self.platform_ca.as_ref(),
+            EnrollmentMethod::Ottca { ca_id } => self.third_party_cas.get(ca_id),
+            EnrollmentMethod::Updb { .. } => None,
+        }
+        .ok_or(Error::UnknownIssuer)?;
+        let verified = verifier.verify(certificate, intermediates, self.clock.now())?;
+        let config =
+            CredentialConfig::X509(X509Config { fingerprint: verified.fingerprint, subject: verified.subject });
+        let credential = Credential::new(config, vec![verified.fingerprint.to_hex()], self.clock.now())?;
+        self.finish(hash, enrollment.identity_id, credential).await
+    }
+
+    /// Consumes the enrollment, then stores the credential. Of concurrent completions exactly one consumes it;
+    /// if storing the credential then fails (say, the user name is taken), the enrollment is put back so it can
+    /// be completed again.
+    async fn finish(
+        &self,
+        hash: identity_core::TokenHash,
+        identity: IdentityId,
+        credential: Credential,
+    ) -> Result<Identity, Error> {
+        let enrollment =
+            self.store.consume_enrollment(&hash, self.clock.now()).await?.ok_or(Error::InvalidEnrollment)?;
+        let stored = async {
+            let mut stored = self.store.identity(identity).await?;
+            stored.credentials.insert(credential);
+            stored.updated_at = self.clock.now();
+            self.store.update_identity(&stored).await?;
+            Ok::<_, Error>(stored)
+        }
+        .await;
+        if stored.is_err() {
+            // Best effort: the error that matters is the one returned.
+            let _ = self.store.insert_enrollment(&enrollment).await;
+        }
+        stored
+    }
+}

@@ -1,0 +1,87 @@
+//! Shared fixtures of identity-auth's integration tests: a memory store, a clock, cheap hashing, certificates.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use identity_auth::{Argon2Params, CertificateVerifier, HashAlgorithm, HasherConfig, PasswordHasher};
+use identity_core::time::OffsetDateTime;
+use identity_core::{Credential, CredentialConfig, Identity, PasswordConfig, SecretString, TestClock};
+use identity_store::{MemoryStore, Store};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose, date_time_ymd,
+};
+
+pub type Ca = CertifiedIssuer<'static, KeyPair>;
+
+pub fn store() -> Arc<dyn Store> {
+    Arc::new(MemoryStore::new())
+}
+
+/// 2040-06-01: inside the test certificates' validity.
+pub fn clock() -> Arc<TestClock> {
+    Arc::new(TestClock::new(date_time_ymd(2040, 6, 1)))
+}
+
+/// Cheap argon2id parameters: the tests are about behaviour, not cost.
+pub fn hasher() -> Arc<PasswordHasher> {
+    let config = HasherConfig {
+        algorithm: HashAlgorithm::Argon2id,
+        argon2: Argon2Params { memory_kib: 64, iterations: 1, parallelism: 1 },
+        bcrypt_cost: 4,
+    };
+    Arc::new(PasswordHasher::new(config).unwrap())
+}
+
+pub fn secret(text: &str) -> SecretString {
+    SecretString::new(text)
+}
+
+/// Stores an identity that signs in with `email` and `password`.
+pub async fn user(
+    store: &Arc<dyn Store>,
+    hasher: &PasswordHasher,
+    email: &str,
+    password: &str,
+    now: OffsetDateTime,
+) -> Identity {
+    let mut identity = Identity::new("default", serde_json::json!({ "email": email }), now).unwrap();
+    let config =
+        CredentialConfig::Password(PasswordConfig { hashed_password: Some(hasher.hash(&secret(password)).unwrap()) });
+    identity.credentials.insert(Credential::new(config, vec![email.to_owned()], now).unwrap());
+    store.create_identity(&identity).await.unwrap();
+    identity
+}
+
+pub fn ca(common_name: &str) -> Ca {
+    let mut params = CertificateParams::default();
+    params.distinguished_name = name(common_name);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    params.not_before = date_time_ymd(2039, 1, 1);
+    params.not_after = date_time_ymd(2050, 1, 1);
+    CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap()
+}
+
+/// A client certificate for `common_name`, valid through 2040, issued by `ca`.
+pub fn client_certificate(common_name: &str, ca: &Ca) -> Vec<u8> {
+    let mut params = CertificateParams::default();
+    params.distinguished_name = name(common_name);
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    params.not_before = date_time_ymd(2040, 1, 1);
+    params.not_after = date_time_ymd(2041, 1, 1);
+    params.signed_by(&KeyPair::generate().unwrap(), ca).unwrap().der().to_vec()
+}
+
+pub fn verifier(ca: &Ca) -> CertificateVerifier {
+    CertificateVerifier::from_der(&[ca.der().to_vec()]).unwrap()
+}
+
+fn name(common_name: &str) -> DistinguishedName {
+    let mut name = DistinguishedName::new();
+    name.push(DnType::OrganizationName, "Acme");
+    name.push(DnType::CommonName, common_name);
+    name
+}
