@@ -174,15 +174,15 @@ impl Authenticator {
         password: SecretString,
         now: OffsetDateTime,
     ) -> Result<Identity, Error> {
-        let key = format!("login:password:{}", normalize_identifier(CredentialType::Password, identifier));
         let identity = self.store.find_identity_by_identifier(CredentialType::Password, identifier).await?;
-        // Unknown identifiers fall under the default policy, so they lock out like known ones.
-        let rules = identity.as_ref().map_or(&self.default_policy, |i| self.policy_of(i)).primary.password;
-        let lockout = Duration::minutes(i64::from(rules.lockout_duration_minutes.max(1)));
-        if let Some(max) = rules.max_attempts
-            && self.store.failures(&key, now).await? >= u64::from(max)
-        {
-            return Err(Error::LockedOut { retry_after: lockout });
+        // Every attempt is counted before the password is checked, so parallel guesses cannot all slip under
+        // the limit. The identifier's counter follows the default policy whether or not the account exists, so
+        // lockout does not tell which accounts do; the identity's own counter (across all its identifiers)
+        // follows its policy.
+        let identifier_key = format!("login:password:{}", normalize_identifier(CredentialType::Password, identifier));
+        self.count_attempt(&identifier_key, &self.default_policy, now).await?;
+        if let Some(identity) = &identity {
+            self.count_attempt(&format!("login:identity:{}", identity.id), self.policy_of(identity), now).await?;
         }
         let hash = identity.as_ref().and_then(|identity| match identity.credentials.get(CredentialType::Password) {
             Some(credential) => match &credential.config {
@@ -193,21 +193,36 @@ impl Authenticator {
         });
         let verification = self.hasher.verify_async(password.clone(), hash).await?;
         let (Verification::Match { rehash }, Some(mut identity)) = (verification, identity) else {
-            self.store.record_failure(&key, lockout, now).await?;
             return Err(Error::InvalidCredentials);
         };
-        self.store.reset_failures(&key).await?;
+        // A right password under a policy that forbids passwords must not confirm the password either.
+        if !self.policy_of(&identity).allows_primary(CredentialType::Password) {
+            return Err(Error::InvalidCredentials);
+        }
+        self.store.reset_failures(&identifier_key).await?;
+        self.store.reset_failures(&format!("login:identity:{}", identity.id)).await?;
         if rehash {
-            // The password is known now: store it hashed with today's algorithm and parameters.
-            let fresh = self.hasher.hash_async(password).await?;
-            if let Some(CredentialConfig::Password(config)) =
-                identity.credentials.get_mut(CredentialType::Password).map(|credential| &mut credential.config)
+            // Best effort: the login succeeded whatever happens to the upgrade.
+            if let Ok(fresh) = self.hasher.hash_async(password).await
+                && let Some(CredentialConfig::Password(config)) =
+                    identity.credentials.get_mut(CredentialType::Password).map(|credential| &mut credential.config)
             {
                 config.hashed_password = Some(fresh);
-                self.store.update_identity(&identity).await?;
+                let _ = self.store.update_identity(&identity).await;
             }
         }
         Ok(identity)
+    }
+
+    /// Counts an attempt under `key` and refuses it once `policy`'s maximum is passed within its lockout window.
+    async fn count_attempt(&self, key: &str, policy: &AuthenticationPolicy, now: OffsetDateTime) -> Result<(), Error> {
+        let rules = policy.primary.password;
+        let Some(max) = rules.max_attempts else { return Ok(()) };
+        let lockout = Duration::minutes(i64::from(rules.lockout_duration_minutes.max(1)));
+        if self.store.record_failure(key, lockout, now).await? > u64::from(max) {
+            return Err(Error::LockedOut { retry_after: lockout });
+        }
+        Ok(())
     }
 
     async fn check_certificate(
@@ -221,9 +236,13 @@ impl Authenticator {
         if let Some(identity) = self.store.find_identity_by_certificate(&certificate.fingerprint).await? {
             return Ok(identity);
         }
-        // A service identity may be registered by its certificate's common name instead of one certificate.
+        // A service identity may be registered by its certificates' common name (`cn:<name>` among its X.509
+        // identifiers) instead of one certificate. The prefix keeps names apart from fingerprints, which are
+        // public; only service identities qualify.
         if let Some(name) = &certificate.common_name
-            && let Some(identity) = self.store.find_identity_by_identifier(CredentialType::X509, name).await?
+            && let Some(identity) =
+                self.store.find_identity_by_identifier(CredentialType::X509, &format!("cn:{name}")).await?
+            && identity.identity_type == identity_core::IdentityType::Service
         {
             return Ok(identity);
         }
@@ -231,6 +250,9 @@ impl Authenticator {
     }
 
     async fn check_jwt(&self, token: &str, now: OffsetDateTime) -> Result<Identity, Error> {
+        if token.len() > crate::jwt_signer::MAX_TOKEN_LENGTH {
+            return Err(Error::MalformedToken { reason: "the token is too long".into() });
+        }
         // The unverified `iss` only picks which signer's keys to try; the signer then verifies everything.
         let issuer = unverified_issuer(token)?;
         let mut candidates = self.signers.iter().filter(|signer| signer.signer().issuer == issuer).peekable();
@@ -270,14 +292,17 @@ impl Authenticator {
     pub async fn verify_totp(&self, identity: IdentityId, code: &str) -> Result<AuthenticationMethod, Error> {
         let totp = self.totp.as_ref().ok_or(Error::MethodNotAllowed { method: "totp" })?;
         let now = self.clock.now();
-        let mut stored = self.store.identity(identity).await?;
+        let mut stored = self.second_factor_subject(identity, now).await?;
         let credential = stored.credentials.get_mut(CredentialType::Totp).ok_or(Error::InvalidTotpCode)?;
         let CredentialConfig::Totp(config) = &mut credential.config else { return Err(Error::InvalidTotpCode) };
         let period = Duration::seconds(i64::from(config.period_seconds));
         let step = totp.verify(identity, config, code, now)?;
-        if !claim_once(self.store.as_ref(), &format!("totp-step:{identity}:{step}"), period * 4, now).await? {
+        // A code stays valid for 2·skew+1 steps; the claim outlives that, so no replay fits in between.
+        let window = period * (2 * i32::from(totp.skew()) + 2);
+        if !claim_once(self.store.as_ref(), &format!("totp-step:{identity}:{step}"), window, now).await? {
             return Err(Error::InvalidTotpCode);
         }
+        self.store.reset_failures(&format!("second-factor:{identity}")).await?;
         credential.updated_at = now;
         self.store.update_identity(&stored).await?;
         Ok(AuthenticationMethod { method: CredentialType::Totp, aal: AssuranceLevel::Aal2, completed_at: now })
@@ -291,21 +316,37 @@ impl Authenticator {
     ) -> Result<(AuthenticationMethod, usize), Error> {
         let lookup = self.lookup.as_ref().ok_or(Error::MethodNotAllowed { method: "lookup_secret" })?;
         let now = self.clock.now();
-        let mut stored = self.store.identity(identity).await?;
+        let mut stored = self.second_factor_subject(identity, now).await?;
         let credential = stored.credentials.get_mut(CredentialType::LookupSecret).ok_or(Error::InvalidLookupCode)?;
         let CredentialConfig::LookupSecret(config) = &mut credential.config else {
             return Err(Error::InvalidLookupCode);
         };
         let remaining = lookup.consume(identity, config, code, now)?;
         let claim = format!("lookup-code:{identity}:{}", lookup.hash(identity, code).to_hex());
-        if !claim_once(self.store.as_ref(), &claim, Duration::days(1), now).await? {
+        // A used code is marked in the credential; the claim covers concurrent requests, and lasts long enough
+        // that no stale write of the credential could make the code usable again.
+        if !claim_once(self.store.as_ref(), &claim, Duration::days(400), now).await? {
             return Err(Error::InvalidLookupCode);
         }
+        self.store.reset_failures(&format!("second-factor:{identity}")).await?;
         credential.updated_at = now;
         self.store.update_identity(&stored).await?;
         let method =
             AuthenticationMethod { method: CredentialType::LookupSecret, aal: AssuranceLevel::Aal2, completed_at: now };
         Ok((method, remaining))
+    }
+}
+
+impl Authenticator {
+    /// The identity a second factor is for: active, and not locked out of second factors. Counts the attempt,
+    /// under the identity's policy, so codes cannot be guessed without limit.
+    async fn second_factor_subject(&self, identity: IdentityId, now: OffsetDateTime) -> Result<Identity, Error> {
+        let stored = self.store.identity(identity).await?;
+        if !stored.is_active() {
+            return Err(Error::IdentityDisabled);
+        }
+        self.count_attempt(&format!("second-factor:{identity}"), self.policy_of(&stored), now).await?;
+        Ok(stored)
     }
 }
 

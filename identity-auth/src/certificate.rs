@@ -170,7 +170,10 @@ impl CertificateVerifier {
             .iter()
             .filter(|anchor| anchor.subject_raw == cert.issuer().as_raw())
             .filter_map(|anchor| x509_parser::parse_x509_certificate(&anchor.der).ok().map(|(_, parsed)| parsed))
-            .find(|anchor| cert.verify_signature(Some(anchor.public_key())).is_ok())
+            .find(|anchor| {
+                is_strong_signature(&cert.signature_algorithm.algorithm)
+                    && cert.verify_signature(Some(anchor.public_key())).is_ok()
+            })
     }
 }
 
@@ -377,7 +380,28 @@ fn check_unsigned_encoding(der: &[u8]) -> Result<(), Error> {
 }
 
 fn issued_by(cert: &X509Certificate<'_>, issuer: &X509Certificate<'_>) -> bool {
-    cert.issuer().as_raw() == issuer.subject().as_raw() && cert.verify_signature(Some(issuer.public_key())).is_ok()
+    cert.issuer().as_raw() == issuer.subject().as_raw()
+        && is_strong_signature(&cert.signature_algorithm.algorithm)
+        && cert.verify_signature(Some(issuer.public_key())).is_ok()
+}
+
+/// Whether a signature algorithm is one a chain may rely on: SHA-2 with RSA or ECDSA, or Ed25519. SHA-1 and MD5
+/// signatures are forgeable, and x509-parser would also accept RSA keys of 1024 bits with them.
+fn is_strong_signature(algorithm: &Oid<'_>) -> bool {
+    use x509_parser::oid_registry::{
+        OID_PKCS1_SHA256WITHRSA, OID_PKCS1_SHA384WITHRSA, OID_PKCS1_SHA512WITHRSA, OID_SIG_ECDSA_WITH_SHA256,
+        OID_SIG_ECDSA_WITH_SHA384, OID_SIG_ECDSA_WITH_SHA512, OID_SIG_ED25519,
+    };
+    [
+        OID_PKCS1_SHA256WITHRSA,
+        OID_PKCS1_SHA384WITHRSA,
+        OID_PKCS1_SHA512WITHRSA,
+        OID_SIG_ECDSA_WITH_SHA256,
+        OID_SIG_ECDSA_WITH_SHA384,
+        OID_SIG_ECDSA_WITH_SHA512,
+        OID_SIG_ED25519,
+    ]
+    .contains(algorithm)
 }
 
 fn is_self_signed(cert: &X509Certificate<'_>) -> bool {
@@ -593,6 +617,19 @@ mod tests {
         let body = base64::engine::general_purpose::STANDARD.encode(der);
         let lines: Vec<&str> = body.as_bytes().chunks(64).map(|line| std::str::from_utf8(line).unwrap()).collect();
         format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n", lines.join("\n"))
+    }
+
+    #[test]
+    fn only_sha2_and_ed25519_signatures_are_trusted() {
+        use x509_parser::oid_registry::{
+            OID_PKCS1_MD5WITHRSAENC, OID_PKCS1_SHA1WITHRSA, OID_PKCS1_SHA256WITHRSA, OID_SIG_ECDSA_WITH_SHA256,
+            OID_SIG_ED25519,
+        };
+        assert!(is_strong_signature(&OID_PKCS1_SHA256WITHRSA));
+        assert!(is_strong_signature(&OID_SIG_ECDSA_WITH_SHA256));
+        assert!(is_strong_signature(&OID_SIG_ED25519));
+        assert!(!is_strong_signature(&OID_PKCS1_SHA1WITHRSA));
+        assert!(!is_strong_signature(&OID_PKCS1_MD5WITHRSAENC));
     }
 
     #[test]

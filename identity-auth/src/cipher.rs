@@ -58,13 +58,13 @@ impl SecretCipher {
     /// Encrypts `plaintext` with the first key. `context` (say, the identity id) is authenticated but not
     /// stored: opening needs the same context, so a sealed secret cannot be moved to another identity.
     pub fn seal(&self, plaintext: &[u8], context: &[u8]) -> Result<SealedSecret, Error> {
-        let key = self.keys.first().ok_or(Error::InvalidKeyRing { reason: "no key".into() })?;
+        let key = self.keys.first().ok_or(Error::Internal { reason: "the key ring is empty".into() })?;
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce).map_err(|_| Error::Random)?;
         let ciphertext = key
             .cipher
             .encrypt(&XNonce::from(nonce), Payload { msg: plaintext, aad: context })
-            .map_err(|_| Error::InvalidKeyRing { reason: "the plaintext is too long to seal".into() })?;
+            .map_err(|_| Error::Internal { reason: "the plaintext is too long to seal".into() })?;
         let mut sealed = Vec::with_capacity(1 + NONCE_LEN + ciphertext.len());
         sealed.push(key.id);
         sealed.extend_from_slice(&nonce);

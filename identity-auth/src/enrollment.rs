@@ -95,12 +95,10 @@ impl Enrollments {
         settings: EnrollmentSettings,
     ) -> Result<Self, Error> {
         if signing_key.expose_secret().len() < 32 {
-            return Err(Error::InvalidKeyRing {
-                reason: "the enrollment signing key must be at least 32 bytes".into(),
-            });
+            return Err(Error::InvalidConfig { field: "signing_key", reason: "must be at least 32 bytes".into() });
         }
         if !settings.lifetime.is_positive() {
-            return Err(Error::InvalidHasherConfig { reason: "the enrollment lifetime must be positive".into() });
+            return Err(Error::InvalidConfig { field: "lifetime", reason: "must be positive".into() });
         }
         Ok(Self {
             store,
@@ -166,7 +164,7 @@ impl Enrollments {
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map(SecretString::new)
-            .map_err(|e| Error::MalformedToken { reason: e.to_string() })
+            .map_err(|e| Error::Internal { reason: format!("signing an enrollment JWT: {e}") })
     }
 
     /// The open enrollment a JWT names, checked for method and expiry (but not consumed).
@@ -202,7 +200,9 @@ impl Enrollments {
         let EnrollmentMethod::Updb { username: expected } = &enrollment.method else {
             return Err(Error::InvalidEnrollment);
         };
-        if !expected.trim().eq_ignore_ascii_case(username.trim()) {
+        let normalize =
+            |name: &str| identity_store::normalize_identifier(identity_core::CredentialType::Password, name);
+        if normalize(expected) != normalize(username) {
             return Err(Error::InvalidEnrollment);
         }
         self.policy.check(&password, &[expected.as_str()], self.hasher.max_password_bytes())?;

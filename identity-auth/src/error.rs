@@ -187,6 +187,22 @@ pub enum Error {
         expected: &'static str,
     },
 
+    // --- Configuration and internals -------------------------------------------------------------------------
+    /// A setting is unusable.
+    #[error("invalid configuration `{field}`: {reason}")]
+    InvalidConfig {
+        /// The setting.
+        field: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Something that cannot fail with valid configuration failed (a hash or seal operation). A bug.
+    #[error("internal error: {reason}")]
+    Internal {
+        /// What failed.
+        reason: String,
+    },
+
     // --- Underneath ------------------------------------------------------------------------------------------
     /// The store failed; see [`identity_store::Error::is_retryable`].
     #[error(transparent)]
@@ -245,6 +261,8 @@ impl Error {
             Error::InvalidEnrollment => "invalid_enrollment",
             Error::EnrollmentExpired => "enrollment_expired",
             Error::WrongEnrollmentMethod { .. } => "wrong_enrollment_method",
+            Error::InvalidConfig { .. } => "invalid_config",
+            Error::Internal { .. } => "internal",
             Error::Store(_) => "store",
             Error::Domain(_) => "invalid_value",
             Error::Random => "random",

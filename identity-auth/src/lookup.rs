@@ -30,7 +30,7 @@ impl LookupSecrets {
     /// Codes hashed under `key`.
     pub fn new(key: SecretBytes) -> Result<Self, Error> {
         if key.expose_secret().len() < 32 {
-            return Err(Error::InvalidKeyRing { reason: "the lookup code key must be at least 32 bytes".into() });
+            return Err(Error::InvalidConfig { field: "lookup_code_key", reason: "must be at least 32 bytes".into() });
         }
         Ok(Self { key })
     }

@@ -116,7 +116,7 @@ impl PasswordHasher {
         let mut hasher = Self {
             config,
             argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
-            dummy: HashedPassword::new("$dummy$").map_err(|e| Error::InvalidHasherConfig { reason: e.to_string() })?,
+            dummy: HashedPassword::new("$dummy$").map_err(|e| Error::Internal { reason: e.to_string() })?,
             permits: Arc::new(Semaphore::new(workers)),
         };
         hasher.dummy = hasher.hash(&crate::token::random_token()?)?;
@@ -148,11 +148,11 @@ impl PasswordHasher {
                 .argon2
                 .hash_password(bytes)
                 .map(|hash| hash.to_string())
-                .map_err(|e| Error::InvalidHasherConfig { reason: format!("argon2: {e}") })?,
+                .map_err(|e| Error::Internal { reason: format!("argon2: {e}") })?,
             HashAlgorithm::Bcrypt => bcrypt::non_truncating_hash(bytes, self.config.bcrypt_cost)
-                .map_err(|e| Error::InvalidHasherConfig { reason: format!("bcrypt: {e}") })?,
+                .map_err(|e| Error::Internal { reason: format!("bcrypt: {e}") })?,
         };
-        HashedPassword::new(encoded).map_err(|e| Error::InvalidHasherConfig { reason: e.to_string() })
+        HashedPassword::new(encoded).map_err(|e| Error::Internal { reason: e.to_string() })
     }
 
     /// Checks `password` against `hash`, in whatever supported format the hash is.

@@ -22,8 +22,11 @@ pub fn random_token() -> Result<SecretString, Error> {
 
 /// `len` characters drawn uniformly from `alphabet` (which must hold fewer than 256 characters).
 pub fn random_code(alphabet: &[u8], len: usize) -> Result<SecretString, Error> {
+    if alphabet.is_empty() || alphabet.len() > 255 || !alphabet.is_ascii() {
+        return Err(Error::InvalidConfig { field: "alphabet", reason: "use 1 to 255 ASCII characters".into() });
+    }
     // Rejection sampling keeps every character equally likely.
-    let limit = 256 - 256 % alphabet.len().max(1);
+    let limit = 256 - 256 % alphabet.len();
     let mut code = String::with_capacity(len);
     while code.len() < len {
         for byte in random_bytes(len * 2)?.expose_secret() {
@@ -72,6 +75,8 @@ mod tests {
         let code = random_code(b"abc", 64).unwrap();
         assert_eq!(code.expose_secret().len(), 64);
         assert!(code.expose_secret().chars().all(|c| "abc".contains(c)));
+        assert!(matches!(random_code(b"", 4), Err(Error::InvalidConfig { .. })));
+        assert!(matches!(random_code(&[b'a'; 300], 4), Err(Error::InvalidConfig { .. })));
     }
 
     #[test]

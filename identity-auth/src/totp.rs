@@ -63,6 +63,11 @@ impl TotpVerifier {
         Ok(Self { settings, cipher })
     }
 
+    /// The steps of drift accepted on either side of now.
+    pub fn skew(&self) -> u16 {
+        self.settings.skew
+    }
+
     /// A fresh 160-bit secret for `identity`, shown to `account_name`'s authenticator app (from the schema's
     /// `totp.account_name` trait).
     pub fn enroll(&self, identity: IdentityId, account_name: &str) -> Result<TotpEnrollment, Error> {
@@ -100,13 +105,17 @@ impl TotpVerifier {
 
     /// Turns a Kratos import's plaintext `totp_url` into a sealed secret, clearing the plaintext.
     pub fn seal_imported(&self, identity: IdentityId, config: &mut TotpConfig) -> Result<(), Error> {
-        let Some(url) = config.imported_url.take() else { return Ok(()) };
+        let Some(url) = &config.imported_url else { return Ok(()) };
         let imported = parse_otpauth(url.expose_secret())?;
-        config.secret = Some(self.cipher.seal(imported.secret.expose_secret(), identity.as_uuid().as_bytes())?);
-        config.algorithm = imported.algorithm;
-        config.digits = imported.digits;
-        config.period_seconds = imported.period_seconds;
-        config.check()?;
+        // Everything is checked before `config` changes, so a refused import leaves it as it was.
+        let mut updated = config.clone();
+        updated.secret = Some(self.cipher.seal(imported.secret.expose_secret(), identity.as_uuid().as_bytes())?);
+        updated.algorithm = imported.algorithm;
+        updated.digits = imported.digits;
+        updated.period_seconds = imported.period_seconds;
+        updated.imported_url = None;
+        updated.check()?;
+        *config = updated;
         Ok(())
     }
 }
@@ -310,6 +319,7 @@ mod tests {
                 matches!(verifier.seal_imported(identity, &mut config), Err(Error::InvalidTotpSetup { .. })),
                 "{bad}"
             );
+            assert!(config.imported_url.is_some(), "a refused import must keep the plaintext: {bad}");
         }
     }
 

@@ -92,8 +92,9 @@ async fn a_policy_can_forbid_passwords() {
     let mut policy = AuthenticationPolicy::default();
     policy.primary.password.allowed = false;
     let authenticator = Authenticator::new(store, clock, hasher).with_policies(policy, vec![]);
+    // Refused like a wrong password, so the policy does not confirm that the password was right.
     let result = authenticator.authenticate(password("ada@example.com", "correct-horse-battery")).await;
-    assert!(matches!(result, Err(Error::MethodNotAllowed { method: "password" })), "{result:?}");
+    assert!(matches!(result, Err(Error::InvalidCredentials)), "{result:?}");
 }
 
 #[tokio::test]
@@ -130,12 +131,22 @@ async fn certificates_map_to_identities_by_thumbprint_or_common_name() {
     store.create_identity(&device).await.unwrap();
 
     let mut service = Identity::new("service", serde_json::json!({"name": "billing"}), clock.now()).unwrap();
+    service.identity_type = identity_core::IdentityType::Service;
     let config = CredentialConfig::X509(X509Config {
         fingerprint: identity_core::CertificateFingerprint::from_bytes([1; 32]),
         subject: "CN=billing".into(),
     });
-    service.credentials.insert(Credential::new(config, vec!["billing".into()], clock.now()).unwrap());
+    service.credentials.insert(Credential::new(config, vec!["cn:billing".into()], clock.now()).unwrap());
     store.create_identity(&service).await.unwrap();
+
+    // A user (not a service) registered by name is not reachable through a certificate's common name.
+    let mut person = Identity::new("default", serde_json::json!({}), clock.now()).unwrap();
+    let config = CredentialConfig::X509(X509Config {
+        fingerprint: identity_core::CertificateFingerprint::from_bytes([2; 32]),
+        subject: "CN=payroll".into(),
+    });
+    person.credentials.insert(Credential::new(config, vec!["cn:payroll".into()], clock.now()).unwrap());
+    store.create_identity(&person).await.unwrap();
 
     let authenticator = Authenticator::new(store, clock, hasher).with_certificates(verifier(&ca));
     let present = |der: Vec<u8>| Presentation::Certificate { certificate: der, intermediates: vec![] };
@@ -145,6 +156,11 @@ async fn certificates_map_to_identities_by_thumbprint_or_common_name() {
     assert_eq!(done.identity.id, service.id);
     let stranger = authenticator.authenticate(present(client_certificate("nobody", &ca))).await;
     assert!(matches!(stranger, Err(Error::InvalidCredentials)));
+    let not_a_service = authenticator.authenticate(present(client_certificate("payroll", &ca))).await;
+    assert!(matches!(not_a_service, Err(Error::InvalidCredentials)));
+    // A common name that spells another identity's fingerprint does not reach it.
+    let impostor = client_certificate(&verified.fingerprint.to_hex(), &ca);
+    assert!(matches!(authenticator.authenticate(present(impostor)).await, Err(Error::InvalidCredentials)));
     let foreign = authenticator.authenticate(present(client_certificate("device-7", &support::ca("Other CA")))).await;
     assert!(matches!(foreign, Err(Error::UnknownIssuer)));
     assert!(matches!(
@@ -289,4 +305,31 @@ mod external_jwt {
         let expired = token(&corp, "emp-42", clock.now() - Duration::hours(1));
         assert!(matches!(authenticator.authenticate(present(expired)).await, Err(Error::TokenExpired)));
     }
+}
+
+#[tokio::test]
+async fn second_factors_are_limited_and_refused_for_disabled_identities() {
+    let (store, clock, hasher) = (store(), clock(), hasher());
+    let mut ada = user(&store, &hasher, "ada@example.com", "correct-horse-battery", clock.now()).await;
+    let totp = TotpVerifier::new(TotpSettings::default(), cipher()).unwrap();
+    let enrollment = totp.enroll(ada.id, "ada@example.com").unwrap();
+    ada.credentials.insert(Credential::new(CredentialConfig::Totp(enrollment.config), vec![], clock.now()).unwrap());
+    store.update_identity(&ada).await.unwrap();
+    let mut policy = AuthenticationPolicy::default();
+    policy.primary.password.max_attempts = Some(3);
+    let authenticator =
+        Authenticator::new(store.clone(), clock.clone(), hasher).with_policies(policy, vec![]).with_totp(totp);
+    for _ in 0..3 {
+        assert!(matches!(authenticator.verify_totp(ada.id, "000000").await, Err(Error::InvalidTotpCode)));
+    }
+    let app = totp_rs::Totp::from_url(enrollment.uri.expose_secret()).unwrap();
+    let right = app.generate(clock.now().unix_timestamp() as u64).to_string();
+    assert!(matches!(authenticator.verify_totp(ada.id, &right).await, Err(Error::LockedOut { .. })));
+
+    clock.advance(Duration::minutes(20));
+    ada = store.identity(ada.id).await.unwrap();
+    ada.set_state(IdentityState::Inactive, clock.now());
+    store.update_identity(&ada).await.unwrap();
+    let right = app.generate(clock.now().unix_timestamp() as u64).to_string();
+    assert!(matches!(authenticator.verify_totp(ada.id, &right).await, Err(Error::IdentityDisabled)));
 }
