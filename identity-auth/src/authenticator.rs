@@ -201,14 +201,18 @@ impl Authenticator {
         }
         self.store.reset_failures(&identifier_key).await?;
         self.store.reset_failures(&format!("login:identity:{}", identity.id)).await?;
-        if rehash {
+        if rehash && let Ok(fresh) = self.hasher.hash_async(password).await {
             // Best effort: the login succeeded whatever happens to the upgrade.
-            if let Ok(fresh) = self.hasher.hash_async(password).await
-                && let Some(CredentialConfig::Password(config)) =
-                    identity.credentials.get_mut(CredentialType::Password).map(|credential| &mut credential.config)
-            {
-                config.hashed_password = Some(fresh);
-                let _ = self.store.update_identity(&identity).await;
+            let upgraded = update_identity(self.store.as_ref(), identity.id, now, |stored| {
+                if let Some(credential) = stored.credentials.get_mut(CredentialType::Password)
+                    && let CredentialConfig::Password(config) = &mut credential.config
+                {
+                    config.hashed_password = Some(fresh.clone());
+                }
+            })
+            .await;
+            if let Ok(upgraded) = upgraded {
+                identity = upgraded;
             }
         }
         Ok(identity)
@@ -303,8 +307,15 @@ impl Authenticator {
             return Err(Error::InvalidTotpCode);
         }
         self.store.reset_failures(&format!("second-factor:{identity}")).await?;
-        credential.updated_at = now;
-        self.store.update_identity(&stored).await?;
+        update_identity(self.store.as_ref(), identity, now, |fresh| {
+            if let Some(credential) = fresh.credentials.get_mut(CredentialType::Totp)
+                && let CredentialConfig::Totp(config) = &mut credential.config
+            {
+                config.last_used_step = Some(config.last_used_step.map_or(step, |last| last.max(step)));
+                credential.updated_at = now;
+            }
+        })
+        .await?;
         Ok(AuthenticationMethod { method: CredentialType::Totp, aal: AssuranceLevel::Aal2, completed_at: now })
     }
 
@@ -322,15 +333,25 @@ impl Authenticator {
             return Err(Error::InvalidLookupCode);
         };
         let remaining = lookup.consume(identity, config, code, now)?;
-        let claim = format!("lookup-code:{identity}:{}", lookup.hash(identity, code).to_hex());
+        let hash = lookup.hash(identity, code);
+        let claim = format!("lookup-code:{identity}:{}", hash.to_hex());
         // A used code is marked in the credential; the claim covers concurrent requests, and lasts long enough
         // that no stale write of the credential could make the code usable again.
         if !claim_once(self.store.as_ref(), &claim, Duration::days(400), now).await? {
             return Err(Error::InvalidLookupCode);
         }
         self.store.reset_failures(&format!("second-factor:{identity}")).await?;
-        credential.updated_at = now;
-        self.store.update_identity(&stored).await?;
+        update_identity(self.store.as_ref(), identity, now, |fresh| {
+            if let Some(credential) = fresh.credentials.get_mut(CredentialType::LookupSecret)
+                && let CredentialConfig::LookupSecret(config) = &mut credential.config
+            {
+                for stored in config.codes.iter_mut().filter(|stored| stored.hash == hash && stored.used_at.is_none()) {
+                    stored.used_at = Some(now);
+                }
+                credential.updated_at = now;
+            }
+        })
+        .await?;
         let method =
             AuthenticationMethod { method: CredentialType::LookupSecret, aal: AssuranceLevel::Aal2, completed_at: now };
         Ok((method, remaining))
@@ -348,6 +369,37 @@ impl Authenticator {
         self.count_attempt(&format!("second-factor:{identity}"), self.policy_of(&stored), now).await?;
         Ok(stored)
     }
+}
+
+/// Applies `change` to the stored identity and writes it back only if nobody changed it meanwhile, retrying
+/// on a fresh copy otherwise: a concurrent change (an admin disabling the identity, another factor's update) is
+/// never overwritten with stale data.
+pub(crate) async fn update_identity(
+    store: &dyn Store,
+    id: IdentityId,
+    now: OffsetDateTime,
+    change: impl Fn(&mut Identity),
+) -> Result<Identity, Error> {
+    let mut last = None;
+    for _ in 0..8 {
+        let mut identity = store.identity(id).await?;
+        let read_at = identity.updated_at;
+        change(&mut identity);
+        // Strictly later than what was read, or a second writer holding the same copy would not be told apart.
+        identity.updated_at = now.max(read_at + Duration::microseconds(1));
+        match store.update_identity_if_unchanged(&identity, read_at).await {
+            Ok(()) => return Ok(identity),
+            Err(conflict @ identity_store::Error::Conflict { .. }) if is_version_conflict(&conflict) => {
+                last = Some(conflict)
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Err(last.map_or(Error::Internal { reason: "no attempt to update the identity".into() }, Error::Store))
+}
+
+fn is_version_conflict(error: &identity_store::Error) -> bool {
+    matches!(error, identity_store::Error::Conflict { field, .. } if field == "identity version")
 }
 
 /// The `iss` claim of a compact JWT, read without verifying anything.

@@ -237,29 +237,29 @@ impl Enrollments {
         self.finish(hash, enrollment.identity_id, credential).await
     }
 
-    /// Consumes the enrollment, then stores the credential. Of concurrent completions exactly one consumes it;
-    /// if storing the credential then fails (say, the user name is taken), the enrollment is put back so it can
-    /// be completed again.
+    /// Consumes the enrollment and stores the credential in one store transaction: of concurrent completions
+    /// exactly one succeeds, and if the credential cannot be stored (say, the user name is taken) the enrollment
+    /// stays open.
     async fn finish(
         &self,
         hash: identity_core::TokenHash,
         identity: IdentityId,
         credential: Credential,
     ) -> Result<Identity, Error> {
-        let enrollment =
-            self.store.consume_enrollment(&hash, self.clock.now()).await?.ok_or(Error::InvalidEnrollment)?;
-        let stored = async {
+        let now = self.clock.now();
+        for _ in 0..8 {
             let mut stored = self.store.identity(identity).await?;
-            stored.credentials.insert(credential);
-            stored.updated_at = self.clock.now();
-            self.store.update_identity(&stored).await?;
-            Ok::<_, Error>(stored)
+            let read_at = stored.updated_at;
+            stored.credentials.insert(credential.clone());
+            stored.updated_at = now.max(read_at + Duration::microseconds(1));
+            match self.store.complete_enrollment(&hash, now, &stored, read_at).await {
+                Ok(Some(_)) => return Ok(stored),
+                Ok(None) => return Err(Error::InvalidEnrollment),
+                // The identity changed meanwhile: apply the credential to the fresh copy.
+                Err(identity_store::Error::Conflict { field, .. }) if field == "identity version" => continue,
+                Err(other) => return Err(other.into()),
+            }
         }
-        .await;
-        if stored.is_err() {
-            // Best effort: the error that matters is the one returned.
-            let _ = self.store.insert_enrollment(&enrollment).await;
-        }
-        stored
+        Err(Error::Internal { reason: "the identity kept changing during the enrollment".into() })
     }
 }

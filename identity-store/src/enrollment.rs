@@ -28,6 +28,19 @@ pub trait EnrollmentStore: Send + Sync {
     /// racing calls, exactly one gets it.
     async fn consume_enrollment(&self, hash: &TokenHash, now: OffsetDateTime) -> Result<Option<Enrollment>, Error>;
 
+    /// Completes an enrollment in one transaction: consumes the enrollment whose token hashes to `hash` (if it has
+    /// not lapsed at `now` and belongs to `identity.id`) and stores `identity`, which carries the new credential,
+    /// as [`IdentityStore::update_identity_if_unchanged`](crate::IdentityStore::update_identity_if_unchanged)
+    /// would. Both happen or neither: `Ok(None)` (nothing written) if no such enrollment is open, an error (the
+    /// enrollment still open) if the identity cannot be written.
+    async fn complete_enrollment(
+        &self,
+        hash: &TokenHash,
+        now: OffsetDateTime,
+        identity: &identity_core::Identity,
+        expected_updated_at: OffsetDateTime,
+    ) -> Result<Option<Enrollment>, Error>;
+
     /// Deletes an enrollment.
     async fn delete_enrollment(&self, id: EnrollmentId) -> Result<(), Error>;
 

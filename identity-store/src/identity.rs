@@ -2,6 +2,7 @@
 //! way (which identifiers are unique, how they are normalised, how large an identity may be).
 
 use async_trait::async_trait;
+use identity_core::time::OffsetDateTime;
 use identity_core::{
     CertificateFingerprint, CredentialConfig, CredentialType, Identity, IdentityId, OrganizationId, RoleAttribute,
 };
@@ -68,6 +69,16 @@ pub trait IdentityStore: Send + Sync {
 
     /// Replaces the identity stored under `identity.id`, credentials and identifiers included.
     async fn update_identity(&self, identity: &Identity) -> Result<(), Error>;
+
+    /// Like [`update_identity`](Self::update_identity), but only if the stored identity's `updated_at` still
+    /// equals `expected_updated_at`, the value read before changing it; otherwise [`Error::Conflict`] on
+    /// `identity version`, and nothing is written. Read, change (setting a new `updated_at`), write back with
+    /// this, and retry on conflict: concurrent changes are then never lost.
+    async fn update_identity_if_unchanged(
+        &self,
+        identity: &Identity,
+        expected_updated_at: OffsetDateTime,
+    ) -> Result<(), Error>;
 
     /// Deletes the identity and everything that belongs to it.
     async fn delete_identity(&self, id: IdentityId) -> Result<(), Error>;
@@ -150,6 +161,11 @@ pub fn check_identity(identity: &Identity) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// The [`Error::Conflict`] of an optimistic update that found the identity changed.
+pub(crate) fn version_conflict(identity: IdentityId) -> Error {
+    Error::conflict("identity version", identity.to_string())
 }
 
 /// The [`Error::Conflict`] for an identifier that is taken.

@@ -18,7 +18,7 @@ use crate::error::Error;
 use crate::flow::{FlowRecord, FlowStore};
 use crate::identity::{
     IdentityFilter, IdentityStore, check_identity, identifier_conflict, is_login_credential, login_identifiers,
-    normalize_identifier,
+    normalize_identifier, version_conflict,
 };
 use crate::oauth2::{ClientRecord, OAuth2Store, TokenRecord};
 use crate::page::{Page, PageRequest, PageToken};
@@ -144,6 +144,22 @@ impl State {
         }
     }
 
+    /// Replaces a stored identity and its keys; with `expected`, only if it was not changed since.
+    fn replace_identity(&mut self, identity: &Identity, expected: Option<OffsetDateTime>) -> Result<(), Error> {
+        let Some(old) = self.identities.get(&identity.id).cloned() else {
+            return Err(Error::not_found("identity", identity.id));
+        };
+        if expected.is_some_and(|expected| old.updated_at != expected) {
+            return Err(version_conflict(identity.id));
+        }
+        let keys = login_identifiers(identity);
+        self.check_unique(identity, &keys)?;
+        self.unindex(&old);
+        self.index(identity, keys);
+        self.identities.insert(identity.id, identity.clone());
+        Ok(())
+    }
+
     fn check_group(&self, group: &Group) -> Result<(), Error> {
         if !self.organizations.contains_key(&group.organization_id) {
             return Err(Error::not_found("organization", group.organization_id));
@@ -249,16 +265,16 @@ impl IdentityStore for MemoryStore {
 
     async fn update_identity(&self, identity: &Identity) -> Result<(), Error> {
         check_identity(identity)?;
-        let keys = login_identifiers(identity);
-        let mut state = self.write();
-        let Some(old) = state.identities.get(&identity.id).cloned() else {
-            return Err(Error::not_found("identity", identity.id));
-        };
-        state.check_unique(identity, &keys)?;
-        state.unindex(&old);
-        state.index(identity, keys);
-        state.identities.insert(identity.id, identity.clone());
-        Ok(())
+        self.write().replace_identity(identity, None)
+    }
+
+    async fn update_identity_if_unchanged(
+        &self,
+        identity: &Identity,
+        expected_updated_at: OffsetDateTime,
+    ) -> Result<(), Error> {
+        check_identity(identity)?;
+        self.write().replace_identity(identity, Some(expected_updated_at))
     }
 
     async fn delete_identity(&self, id: IdentityId) -> Result<(), Error> {
@@ -481,6 +497,26 @@ impl EnrollmentStore for MemoryStore {
         if state.enrollments.get(&id).is_none_or(|e| e.expires_at <= now) {
             return Ok(None);
         }
+        state.enrollment_hashes.remove(hash);
+        Ok(state.enrollments.remove(&id))
+    }
+
+    async fn complete_enrollment(
+        &self,
+        hash: &TokenHash,
+        now: OffsetDateTime,
+        identity: &Identity,
+        expected_updated_at: OffsetDateTime,
+    ) -> Result<Option<Enrollment>, Error> {
+        check_identity(identity)?;
+        let mut state = self.write();
+        let Some(id) = state.enrollment_hashes.get(hash).copied() else { return Ok(None) };
+        let open = state.enrollments.get(&id).is_some_and(|e| e.expires_at > now && e.identity_id == identity.id);
+        if !open {
+            return Ok(None);
+        }
+        // The identity first: if it cannot be written, the enrollment stays open.
+        state.replace_identity(identity, Some(expected_updated_at))?;
         state.enrollment_hashes.remove(hash);
         Ok(state.enrollments.remove(&id))
     }

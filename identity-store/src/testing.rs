@@ -73,6 +73,9 @@ macro_rules! conformance_tests {
             oversized_traits_are_refused,
             identifiers_with_nul_are_refused_and_never_found,
             a_taken_identity_id_is_a_conflict_on_the_id,
+            a_stale_identity_write_is_refused_and_changes_nothing,
+            completing_an_enrollment_consumes_it_and_stores_the_identity_together,
+            a_completion_that_cannot_store_the_identity_leaves_the_enrollment_open,
             deleting_an_identity_leaves_nothing_behind,
             sessions_are_found_by_token_hash_with_their_identity,
             sessions_of_an_identity_are_newest_first_and_active_ones_exclude_expired_and_revoked,
@@ -1698,6 +1701,79 @@ pub async fn a_taken_identity_id_is_a_conflict_on_the_id(store: Arc<dyn Inspect>
     assert_eq!(store.identity(first.id).await.expect("reading the first identity"), first);
     let stray = store.find_identity_by_identifier(CredentialType::Password, "second@example.com").await;
     assert!(matches!(stray, Ok(None)), "the loser's identifier was stored");
+}
+
+/// An optimistic update from a stale copy is refused, names the version, and writes nothing.
+pub async fn a_stale_identity_write_is_refused_and_changes_nothing(store: Arc<dyn Inspect>) {
+    let ada = identity_with_email("ada@example.com");
+    store.create_identity(&ada).await.expect("creating");
+    let read_at = ada.updated_at;
+
+    let mut first = ada.clone();
+    first.traits = json!({"email": "ada@example.com", "name": "first"});
+    first.updated_at = read_at + Duration::seconds(1);
+    store.update_identity_if_unchanged(&first, read_at).await.expect("the first writer wins");
+
+    let mut second = ada.clone();
+    second.traits = json!({"email": "ada@example.com", "name": "second"});
+    second.updated_at = read_at + Duration::seconds(2);
+    match store.update_identity_if_unchanged(&second, read_at).await {
+        Err(Error::Conflict { field, .. }) => assert_eq!(field, "identity version"),
+        other => panic!("expected a version conflict, got {other:?}"),
+    }
+    assert_eq!(store.identity(ada.id).await.expect("reading").traits["name"], "first");
+    let unknown = identity_with_email("nobody@example.com");
+    assert!(matches!(store.update_identity_if_unchanged(&unknown, read_at).await, Err(Error::NotFound { .. })));
+}
+
+/// Completing an enrollment consumes it and stores the identity with its new credential, both at once; a
+/// second completion finds nothing and writes nothing.
+pub async fn completing_an_enrollment_consumes_it_and_stores_the_identity_together(store: Arc<dyn Inspect>) {
+    let device = identity_with_email("device@example.com");
+    store.create_identity(&device).await.expect("creating");
+    let enrollment = enrollment_for(device.id, token_hash(61), Duration::hours(1));
+    store.insert_enrollment(&enrollment).await.expect("inserting the enrollment");
+
+    let mut enrolled = device.clone();
+    enrolled.credentials.insert(totp_credential("device"));
+    enrolled.updated_at = START + Duration::minutes(1);
+    let consumed =
+        store.complete_enrollment(&token_hash(61), START, &enrolled, device.updated_at).await.expect("completing");
+    assert_eq!(consumed.map(|e| e.id), Some(enrollment.id));
+    assert!(store.identity(device.id).await.expect("reading").has_credential(CredentialType::Totp));
+    assert!(store.find_enrollment_by_token_hash(&token_hash(61)).await.expect("finding").is_none());
+
+    let again = store.complete_enrollment(&token_hash(61), START, &enrolled, enrolled.updated_at).await;
+    assert!(matches!(again, Ok(None)), "a consumed enrollment completed twice: {again:?}");
+    let lapsed = enrollment_for(device.id, token_hash(62), Duration::hours(1));
+    store.insert_enrollment(&lapsed).await.expect("inserting");
+    let late =
+        store.complete_enrollment(&token_hash(62), START + Duration::hours(2), &enrolled, enrolled.updated_at).await;
+    assert!(matches!(late, Ok(None)), "a lapsed enrollment completed: {late:?}");
+}
+
+/// If the identity cannot be stored (its new identifier is taken, or it changed meanwhile), the enrollment
+/// stays open and the identity keeps what it had.
+pub async fn a_completion_that_cannot_store_the_identity_leaves_the_enrollment_open(store: Arc<dyn Inspect>) {
+    let taken = identity_with_email("taken@example.com");
+    store.create_identity(&taken).await.expect("creating");
+    let device = identity_with_email("device@example.com");
+    store.create_identity(&device).await.expect("creating");
+    let enrollment = enrollment_for(device.id, token_hash(63), Duration::hours(1));
+    store.insert_enrollment(&enrollment).await.expect("inserting the enrollment");
+
+    let mut clashing = device.clone();
+    clashing.credentials.insert(password_credential("taken@example.com"));
+    let result = store.complete_enrollment(&token_hash(63), START, &clashing, device.updated_at).await;
+    assert!(matches!(result, Err(Error::Conflict { .. })), "{result:?}");
+    let mut stale = device.clone();
+    stale.credentials.insert(totp_credential("device"));
+    let result =
+        store.complete_enrollment(&token_hash(63), START, &stale, device.updated_at - Duration::seconds(1)).await;
+    assert!(matches!(result, Err(Error::Conflict { .. })), "{result:?}");
+
+    assert!(store.find_enrollment_by_token_hash(&token_hash(63)).await.expect("finding").is_some());
+    assert_eq!(store.identity(device.id).await.expect("reading"), device);
 }
 
 /// A session revoked while a request still holds an older copy stays revoked when that copy is written back.

@@ -198,6 +198,33 @@ impl EnrollmentStore for SqlStore {
         row.as_ref().map(decode_enrollment).transpose()
     }
 
+    async fn complete_enrollment(
+        &self,
+        hash: &TokenHash,
+        now: OffsetDateTime,
+        identity: &identity_core::Identity,
+        expected_updated_at: OffsetDateTime,
+    ) -> Result<Option<Enrollment>, Error> {
+        crate::identity::check_identity(identity)?;
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query(
+            "DELETE FROM enrollments WHERE token_hash = $1 AND expires_at > $2 AND identity_id = $3 \
+             RETURNING id, document",
+        )
+        .bind(hash.as_bytes().to_vec())
+        .bind(micros(now))
+        .bind(identity.id.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_error)?;
+        let Some(row) = row else { return Ok(None) };
+        let enrollment = decode_enrollment(&row)?;
+        // Dropping the transaction on error rolls the deletion back: the enrollment stays open.
+        SqlStore::write_identity(&mut tx, identity, super::identity::WriteMode::ReplaceIf(expected_updated_at)).await?;
+        tx.commit().await.map_err(map_error)?;
+        Ok(Some(enrollment))
+    }
+
     async fn delete_enrollment(&self, id: EnrollmentId) -> Result<(), Error> {
         let done = sqlx::query("DELETE FROM enrollments WHERE id = $1")
             .bind(id.to_string())

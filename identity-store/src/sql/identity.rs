@@ -2,14 +2,15 @@
 //! in `identity_role_attributes` for filtering.
 
 use async_trait::async_trait;
+use identity_core::time::OffsetDateTime;
 use identity_core::{CredentialType, Identity, IdentityId};
 use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 
-use super::{SqlStore, col, map_error, map_write_error};
+use super::{SqlStore, col, map_error, map_write_error, micros};
 use crate::error::Error;
 use crate::identity::{
     IdentityFilter, IdentityStore, check_identity, identifier_conflict, is_login_credential, login_identifiers,
-    normalize_identifier,
+    normalize_identifier, version_conflict,
 };
 use crate::page::{Page, PageRequest};
 
@@ -58,48 +59,72 @@ impl Where {
     }
 }
 
+/// How [`SqlStore::write_identity`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum WriteMode {
+    /// A new row; the id must be free.
+    Insert,
+    /// Replace the row.
+    Replace,
+    /// Replace the row if its `updated_at` is still this.
+    ReplaceIf(OffsetDateTime),
+}
+
 impl SqlStore {
     /// Writes the identity's document, identifiers and role attributes inside `tx`, naming the conflict if a
-    /// unique key is taken. `insert` chooses between a new row and replacing an existing one.
-    async fn write_identity(
+    /// unique key is taken.
+    pub(super) async fn write_identity(
         tx: &mut Transaction<'static, Any>,
         identity: &Identity,
-        insert: bool,
+        mode: WriteMode,
     ) -> Result<(), Error> {
         let id = identity.id.to_string();
         let document = super::to_document("identity", identity)?;
         let organization = identity.organization_id.map(|o| o.to_string());
         // The id is checked apart (ON CONFLICT below), so a unique violation here is the external id.
         let external_conflict = || Error::conflict("external_id", identity.external_id.clone().unwrap_or_default());
-        if insert {
-            let inserted = sqlx::query(
-                "INSERT INTO identities (id, external_id, organization_id, document) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (id) DO NOTHING",
-            )
+        let sql = match mode {
+            WriteMode::Insert => {
+                "INSERT INTO identities (id, external_id, organization_id, updated_at, document) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING"
+            }
+            WriteMode::Replace => {
+                "UPDATE identities SET external_id = $2, organization_id = $3, updated_at = $4, document = $5 \
+                 WHERE id = $1"
+            }
+            WriteMode::ReplaceIf(_) => {
+                "UPDATE identities SET external_id = $2, organization_id = $3, updated_at = $4, document = $5 \
+                 WHERE id = $1 AND updated_at = $6"
+            }
+        };
+        let mut query = sqlx::query(sql)
             .bind(&id)
             .bind(identity.external_id.clone())
             .bind(organization)
-            .bind(document)
+            .bind(micros(identity.updated_at))
+            .bind(document);
+        if let WriteMode::ReplaceIf(expected) = mode {
+            query = query.bind(micros(expected));
+        }
+        let written = query
             .execute(&mut **tx)
             .await
             .map_err(|e| map_write_error(e, external_conflict, || Error::not_found("identity", &id)))?;
-            if inserted.rows_affected() == 0 {
-                return Err(Error::conflict("identity id", &id));
-            }
-        } else {
-            let updated = sqlx::query(
-                "UPDATE identities SET external_id = $2, organization_id = $3, document = $4 WHERE id = $1",
-            )
-            .bind(&id)
-            .bind(identity.external_id.clone())
-            .bind(organization)
-            .bind(document)
-            .execute(&mut **tx)
-            .await
-            .map_err(|e| map_write_error(e, external_conflict, || Error::not_found("identity", &id)))?;
-            if updated.rows_affected() == 0 {
-                return Err(Error::not_found("identity", &id));
-            }
+        if written.rows_affected() == 0 {
+            return Err(match mode {
+                WriteMode::Insert => Error::conflict("identity id", &id),
+                WriteMode::Replace => Error::not_found("identity", &id),
+                WriteMode::ReplaceIf(_) => {
+                    let exists = sqlx::query("SELECT id FROM identities WHERE id = $1")
+                        .bind(&id)
+                        .fetch_optional(&mut **tx)
+                        .await
+                        .map_err(map_error)?;
+                    if exists.is_some() { version_conflict(identity.id) } else { Error::not_found("identity", &id) }
+                }
+            });
+        }
+        if mode != WriteMode::Insert {
             for table in ["identity_identifiers", "identity_role_attributes"] {
                 sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE identity_id = $1")))
                     .bind(&id)
@@ -156,7 +181,7 @@ impl IdentityStore for SqlStore {
     async fn create_identity(&self, identity: &Identity) -> Result<(), Error> {
         check_identity(identity)?;
         let mut tx = self.begin_write().await?;
-        Self::write_identity(&mut tx, identity, true).await?;
+        Self::write_identity(&mut tx, identity, WriteMode::Insert).await?;
         tx.commit().await.map_err(map_error)
     }
 
@@ -222,7 +247,18 @@ impl IdentityStore for SqlStore {
     async fn update_identity(&self, identity: &Identity) -> Result<(), Error> {
         check_identity(identity)?;
         let mut tx = self.begin_write().await?;
-        Self::write_identity(&mut tx, identity, false).await?;
+        Self::write_identity(&mut tx, identity, WriteMode::Replace).await?;
+        tx.commit().await.map_err(map_error)
+    }
+
+    async fn update_identity_if_unchanged(
+        &self,
+        identity: &Identity,
+        expected_updated_at: OffsetDateTime,
+    ) -> Result<(), Error> {
+        check_identity(identity)?;
+        let mut tx = self.begin_write().await?;
+        Self::write_identity(&mut tx, identity, WriteMode::ReplaceIf(expected_updated_at)).await?;
         tx.commit().await.map_err(map_error)
     }
 

@@ -7,6 +7,7 @@ CREATE TABLE identities (
     id ID PRIMARY KEY,
     external_id TEXT UNIQUE,
     organization_id TEXT,
+    updated_at BIGINT NOT NULL,
     document TEXT NOT NULL
 );
 CREATE INDEX identities_organization ON identities (organization_id, id);
