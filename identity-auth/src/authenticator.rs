@@ -3,7 +3,6 @@
 //! after the identity's authentication policy and its lockout counters were applied. Second factors (TOTP,
 //! backup codes) have their own calls, which also update the stored credential.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use identity_core::time::{Duration, OffsetDateTime};
@@ -18,6 +17,7 @@ use crate::error::Error;
 use crate::jwt_signer::{CompiledSigner, IdentityMatch};
 use crate::lookup::LookupSecrets;
 use crate::password::{PasswordHasher, Verification};
+use crate::policy::Policies;
 use crate::totp::TotpVerifier;
 
 /// A first factor as a client presents it.
@@ -63,8 +63,7 @@ pub struct Authenticator {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     hasher: Arc<PasswordHasher>,
-    default_policy: AuthenticationPolicy,
-    policies: HashMap<identity_core::AuthenticationPolicyId, AuthenticationPolicy>,
+    policies: Policies,
     certificates: Option<CertificateVerifier>,
     signers: Vec<CompiledSigner>,
     totp: Option<TotpVerifier>,
@@ -73,7 +72,7 @@ pub struct Authenticator {
 
 impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Authenticator").field("default_policy", &self.default_policy).finish_non_exhaustive()
+        f.debug_struct("Authenticator").field("policies", &self.policies).finish_non_exhaustive()
     }
 }
 
@@ -84,8 +83,7 @@ impl Authenticator {
             store,
             clock,
             hasher,
-            default_policy: AuthenticationPolicy::default(),
-            policies: HashMap::new(),
+            policies: Policies::default(),
             certificates: None,
             signers: Vec::new(),
             totp: None,
@@ -93,10 +91,9 @@ impl Authenticator {
         }
     }
 
-    /// Sets the policy for identities without one, and the named policies identities may point at.
-    pub fn with_policies(mut self, default: AuthenticationPolicy, others: Vec<AuthenticationPolicy>) -> Self {
-        self.default_policy = default;
-        self.policies = others.into_iter().map(|policy| (policy.id, policy)).collect();
+    /// Sets the policies in force (the default one applies until this is called).
+    pub fn with_policies(mut self, policies: Policies) -> Self {
+        self.policies = policies;
         self
     }
 
@@ -126,7 +123,7 @@ impl Authenticator {
 
     /// The policy that applies to `identity`.
     pub fn policy_of(&self, identity: &Identity) -> &AuthenticationPolicy {
-        identity.auth_policy_id.and_then(|id| self.policies.get(&id)).unwrap_or(&self.default_policy)
+        self.policies.of(identity)
     }
 
     /// Checks a first factor. Wrong identifiers and wrong secrets fail alike ([`Error::InvalidCredentials`],
@@ -180,7 +177,7 @@ impl Authenticator {
         // lockout does not tell which accounts do; the identity's own counter (across all its identifiers)
         // follows its policy.
         let identifier_key = format!("login:password:{}", normalize_identifier(CredentialType::Password, identifier));
-        self.count_attempt(&identifier_key, &self.default_policy, now).await?;
+        self.count_attempt(&identifier_key, self.policies.default_policy(), now).await?;
         if let Some(identity) = &identity {
             self.count_attempt(&format!("login:identity:{}", identity.id), self.policy_of(identity), now).await?;
         }

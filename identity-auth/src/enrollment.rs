@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::certificate::CertificateVerifier;
 use crate::error::Error;
 use crate::password::{PasswordHasher, PasswordPolicy};
+use crate::policy::Policies;
 use crate::token::{hash_token, random_token};
 
 /// An enrollment just made or refreshed.
@@ -64,6 +65,7 @@ pub struct Enrollments {
     clock: Arc<dyn Clock>,
     hasher: Arc<PasswordHasher>,
     policy: PasswordPolicy,
+    policies: Policies,
     settings: EnrollmentSettings,
     encoding: EncodingKey,
     decoding: DecodingKey,
@@ -105,6 +107,7 @@ impl Enrollments {
             clock,
             hasher,
             policy: PasswordPolicy::default(),
+            policies: Policies::default(),
             settings,
             encoding: EncodingKey::from_secret(signing_key.expose_secret()),
             decoding: DecodingKey::from_secret(signing_key.expose_secret()),
@@ -116,6 +119,13 @@ impl Enrollments {
     /// The password policy `updb` completions must meet.
     pub fn with_password_policy(mut self, policy: PasswordPolicy) -> Self {
         self.policy = policy;
+        self
+    }
+
+    /// The authentication policies in force: a `updb` password must also be as long as the identity's policy
+    /// demands.
+    pub fn with_policies(mut self, policies: Policies) -> Self {
+        self.policies = policies;
         self
     }
 
@@ -205,7 +215,12 @@ impl Enrollments {
         if normalize(expected) != normalize(username) {
             return Err(Error::InvalidEnrollment);
         }
-        self.policy.check(&password, &[expected.as_str()], self.hasher.max_password_bytes())?;
+        let owner = self.store.identity(enrollment.identity_id).await?;
+        let mut policy = self.policy.clone();
+        let required =
+            usize::try_from(self.policies.of(&owner).primary.password.min_password_length).unwrap_or(usize::MAX);
+        policy.min_length = policy.min_length.max(required);
+        policy.check(&password, &[expected.as_str()], self.hasher.max_password_bytes())?;
         let hashed = self.hasher.hash_async(password).await?;
         let config = CredentialConfig::Password(PasswordConfig { hashed_password: Some(hashed) });
         let credential = Credential::new(config, vec![expected.clone()], self.clock.now())?;
@@ -250,7 +265,18 @@ impl Enrollments {
         for _ in 0..8 {
             let mut stored = self.store.identity(identity).await?;
             let read_at = stored.updated_at;
-            stored.credentials.insert(credential.clone());
+            let mut credential = credential.clone();
+            // A new password keeps the identifiers the old one answered to (say, the email from the schema).
+            if let Some(existing) = stored.credentials.get(credential.credential_type())
+                && matches!(credential.config, CredentialConfig::Password(_))
+            {
+                for identifier in &existing.identifiers {
+                    if !credential.identifiers.contains(identifier) {
+                        credential.identifiers.push(identifier.clone());
+                    }
+                }
+            }
+            stored.credentials.insert(credential);
             stored.updated_at = now.max(read_at + Duration::microseconds(1));
             match self.store.complete_enrollment(&hash, now, &stored, read_at).await {
                 Ok(Some(_)) => return Ok(stored),

@@ -24,6 +24,7 @@ mod error;
 mod jwt_signer;
 mod lookup;
 mod password;
+mod policy;
 mod token;
 mod totp;
 
@@ -41,5 +42,6 @@ pub use password::{
     Argon2Params, BCRYPT_MAX_PASSWORD_BYTES, HashAlgorithm, HasherConfig, MAX_PASSWORD_BYTES, PasswordHasher,
     PasswordPolicy, Verification,
 };
+pub use policy::Policies;
 pub use token::{hash_code, hash_token, random_bytes, random_code, random_token};
 pub use totp::{TotpEnrollment, TotpSettings, TotpVerifier};

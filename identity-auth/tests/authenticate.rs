@@ -50,7 +50,8 @@ async fn repeated_failures_lock_out_until_the_window_passes() {
     let mut policy = AuthenticationPolicy::default();
     policy.primary.password.max_attempts = Some(3);
     policy.primary.password.lockout_duration_minutes = 10;
-    let authenticator = Authenticator::new(store, clock.clone(), hasher).with_policies(policy, vec![]);
+    let authenticator = Authenticator::new(store, clock.clone(), hasher)
+        .with_policies(identity_auth::Policies::new(policy, vec![]).unwrap());
     for _ in 0..3 {
         assert!(matches!(
             authenticator.authenticate(password("ada@example.com", "nope")).await,
@@ -91,7 +92,8 @@ async fn a_policy_can_forbid_passwords() {
     user(&store, &hasher, "ada@example.com", "correct-horse-battery", clock.now()).await;
     let mut policy = AuthenticationPolicy::default();
     policy.primary.password.allowed = false;
-    let authenticator = Authenticator::new(store, clock, hasher).with_policies(policy, vec![]);
+    let authenticator =
+        Authenticator::new(store, clock, hasher).with_policies(identity_auth::Policies::new(policy, vec![]).unwrap());
     // Refused like a wrong password, so the policy does not confirm that the password was right.
     let result = authenticator.authenticate(password("ada@example.com", "correct-horse-battery")).await;
     assert!(matches!(result, Err(Error::InvalidCredentials)), "{result:?}");
@@ -217,7 +219,8 @@ async fn a_policy_requiring_totp_says_so_even_before_enrolment() {
     user(&store, &hasher, "ada@example.com", "correct-horse-battery", clock.now()).await;
     let mut policy = AuthenticationPolicy::default();
     policy.secondary.require_totp = true;
-    let authenticator = Authenticator::new(store, clock, hasher).with_policies(policy, vec![]);
+    let authenticator =
+        Authenticator::new(store, clock, hasher).with_policies(identity_auth::Policies::new(policy, vec![]).unwrap());
     let done = authenticator.authenticate(password("ada@example.com", "correct-horse-battery")).await.unwrap();
     assert_eq!(done.second_factor, Some(vec![]));
 }
@@ -289,8 +292,9 @@ mod external_jwt {
         policy.primary.ext_jwt.allowed = true;
         policy.primary.ext_jwt.allowed_signers.insert(corp.signer.id);
         let signers = vec![corp.signer.clone().compile().unwrap(), other.signer.clone().compile().unwrap()];
-        let authenticator =
-            Authenticator::new(store, clock.clone(), hasher).with_policies(policy, vec![]).with_signers(signers);
+        let authenticator = Authenticator::new(store, clock.clone(), hasher)
+            .with_policies(identity_auth::Policies::new(policy, vec![]).unwrap())
+            .with_signers(signers);
         let present = |token| Presentation::ExternalJwt { token };
 
         let done = authenticator.authenticate(present(token(&corp, "emp-42", clock.now()))).await.unwrap();
@@ -317,8 +321,9 @@ async fn second_factors_are_limited_and_refused_for_disabled_identities() {
     store.update_identity(&ada).await.unwrap();
     let mut policy = AuthenticationPolicy::default();
     policy.primary.password.max_attempts = Some(3);
-    let authenticator =
-        Authenticator::new(store.clone(), clock.clone(), hasher).with_policies(policy, vec![]).with_totp(totp);
+    let authenticator = Authenticator::new(store.clone(), clock.clone(), hasher)
+        .with_policies(identity_auth::Policies::new(policy, vec![]).unwrap())
+        .with_totp(totp);
     for _ in 0..3 {
         assert!(matches!(authenticator.verify_totp(ada.id, "000000").await, Err(Error::InvalidTotpCode)));
     }

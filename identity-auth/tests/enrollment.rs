@@ -172,3 +172,39 @@ async fn concurrent_completions_of_one_enrollment_succeed_once() {
     assert_eq!(wins, 1);
     let _ = store.identity(identity.id).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_password_enrollment_keeps_the_identifiers_the_identity_already_had() {
+    let (store, clock) = (store(), clock());
+    let ada = user(&store, &hasher(), "ada@example.com", "old-correct-horse", clock.now()).await;
+    let service = enrollments(&store, &clock);
+    let issued = service.create(ada.id, EnrollmentMethod::Updb { username: "ada".into() }).await.unwrap();
+    service.complete_password(issued.jwt.expose_secret(), "ada", secret("Tr0ub4dor&3-staple-horse")).await.unwrap();
+    let authenticator = Authenticator::new(store.clone(), clock.clone(), hasher());
+    for identifier in ["ada", "ada@example.com"] {
+        let login =
+            Presentation::Password { identifier: identifier.into(), password: secret("Tr0ub4dor&3-staple-horse") };
+        assert_eq!(authenticator.authenticate(login).await.unwrap().identity.id, ada.id, "{identifier}");
+    }
+}
+
+#[tokio::test]
+async fn a_password_enrollment_follows_the_identitys_policy_length() {
+    let (store, clock) = (store(), clock());
+    let mut identity = device(&store, clock.now()).await;
+    let mut strict = identity_core::AuthenticationPolicy {
+        id: identity_core::AuthenticationPolicyId::new(),
+        ..identity_core::AuthenticationPolicy::default()
+    };
+    strict.primary.password.min_password_length = 30;
+    identity.auth_policy_id = Some(strict.id);
+    store.update_identity(&identity).await.unwrap();
+    let policies = identity_auth::Policies::new(identity_core::AuthenticationPolicy::default(), vec![strict]).unwrap();
+    let service = enrollments(&store, &clock).with_policies(policies);
+    let issued = service.create(identity.id, EnrollmentMethod::Updb { username: "edge-admin".into() }).await.unwrap();
+    let short =
+        service.complete_password(issued.jwt.expose_secret(), "edge-admin", secret("Tr0ub4dor&3-staple-horse")).await;
+    assert!(matches!(short, Err(Error::PasswordTooShort { min: 30 })), "{short:?}");
+    let long = secret("Tr0ub4dor&3-staple-horse-battery-cloud");
+    assert!(service.complete_password(issued.jwt.expose_secret(), "edge-admin", long).await.is_ok());
+}
