@@ -92,6 +92,28 @@ impl CertificateVerifier {
         intermediates: &[Vec<u8>],
         now: OffsetDateTime,
     ) -> Result<VerifiedCertificate, Error> {
+        self.check(presented, intermediates, now, false).map(|(certificate, _)| certificate)
+    }
+
+    /// Like [`verify`](Self::verify), but an expired client certificate (only the client's: the CAs must still be
+    /// valid) passes, reported by the `bool`, for identities whose policy allows expired certificates (devices
+    /// that cannot renew on time).
+    pub fn verify_allowing_expired(
+        &self,
+        presented: &[u8],
+        intermediates: &[Vec<u8>],
+        now: OffsetDateTime,
+    ) -> Result<(VerifiedCertificate, bool), Error> {
+        self.check(presented, intermediates, now, true)
+    }
+
+    fn check(
+        &self,
+        presented: &[u8],
+        intermediates: &[Vec<u8>],
+        now: OffsetDateTime,
+        allow_expired_leaf: bool,
+    ) -> Result<(VerifiedCertificate, bool), Error> {
         let mut presented = decode_input(presented)?.into_iter();
         let Some(leaf_der) = presented.next() else {
             return Err(malformed("no certificate was presented"));
@@ -114,7 +136,13 @@ impl CertificateVerifier {
         }
         check_issuer(&anchor, path.len())?;
 
-        check_validity(&leaf, now)?;
+        let leaf_expired = match check_validity(&leaf, now) {
+            Err(Error::CertificateExpired { .. }) if allow_expired_leaf => true,
+            other => {
+                other?;
+                false
+            }
+        };
         for issuer in &path {
             check_validity(issuer, now)?;
         }
@@ -133,7 +161,7 @@ impl CertificateVerifier {
             }
         }
 
-        VerifiedCertificate::from_leaf(&leaf, &leaf_der)
+        Ok((VerifiedCertificate::from_leaf(&leaf, &leaf_der)?, leaf_expired))
     }
 
     /// Walks from `leaf` towards a trusted CA, taking each issuer from the trusted CAs first (the shortest path)

@@ -338,3 +338,30 @@ async fn second_factors_are_limited_and_refused_for_disabled_identities() {
     let right = app.generate(clock.now().unix_timestamp() as u64).to_string();
     assert!(matches!(authenticator.verify_totp(ada.id, &right).await, Err(Error::IdentityDisabled)));
 }
+
+#[tokio::test]
+async fn expired_certificates_pass_only_where_the_policy_allows() {
+    let (store, clock, hasher) = (store(), clock(), hasher());
+    let ca = ca("Platform CA");
+    let expired = expired_client_certificate("sensor-9", &ca);
+    let verified = verifier(&ca).verify_allowing_expired(&expired, &[], clock.now()).unwrap();
+    assert!(verified.1, "the certificate should be reported expired");
+    let mut lenient =
+        AuthenticationPolicy { id: identity_core::AuthenticationPolicyId::new(), ..AuthenticationPolicy::default() };
+    lenient.primary.cert.allow_expired_certs = true;
+    let mut sensor = Identity::new("device", serde_json::json!({}), clock.now()).unwrap();
+    let config =
+        CredentialConfig::X509(X509Config { fingerprint: verified.0.fingerprint, subject: verified.0.subject });
+    sensor.credentials.insert(Credential::new(config, vec![], clock.now()).unwrap());
+    store.create_identity(&sensor).await.unwrap();
+
+    let policies = identity_auth::Policies::new(AuthenticationPolicy::default(), vec![lenient.clone()]).unwrap();
+    let authenticator = Authenticator::new(store.clone(), clock.clone(), hasher)
+        .with_certificates(verifier(&ca))
+        .with_policies(policies);
+    let present = || Presentation::Certificate { certificate: expired.clone(), intermediates: vec![] };
+    assert!(matches!(authenticator.authenticate(present()).await, Err(Error::CertificateExpired { .. })));
+    sensor.auth_policy_id = Some(lenient.id);
+    store.update_identity(&sensor).await.unwrap();
+    assert_eq!(authenticator.authenticate(present()).await.unwrap().identity.id, sensor.id);
+}

@@ -75,6 +75,17 @@ pub fn client_certificate(common_name: &str, ca: &Ca) -> Vec<u8> {
     params.signed_by(&KeyPair::generate().unwrap(), ca).unwrap().der().to_vec()
 }
 
+/// A client certificate for `common_name` that expired at the start of 2040-03.
+pub fn expired_client_certificate(common_name: &str, ca: &Ca) -> Vec<u8> {
+    let mut params = CertificateParams::default();
+    params.distinguished_name = name(common_name);
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    params.not_before = date_time_ymd(2040, 1, 1);
+    params.not_after = date_time_ymd(2040, 3, 1);
+    params.signed_by(&KeyPair::generate().unwrap(), ca).unwrap().der().to_vec()
+}
+
 pub fn verifier(ca: &Ca) -> CertificateVerifier {
     CertificateVerifier::from_der(&[ca.der().to_vec()]).unwrap()
 }
