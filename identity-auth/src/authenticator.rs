@@ -148,15 +148,20 @@ impl Authenticator {
         if !policy.allows_primary(method) {
             return Err(Error::MethodNotAllowed { method: method.as_str() });
         }
-        let second_factor = (policy.secondary.require_totp
-            || identity.has_credential(CredentialType::Totp)
-            || identity.has_credential(CredentialType::LookupSecret))
-        .then(|| {
-            [CredentialType::Totp, CredentialType::LookupSecret]
-                .into_iter()
-                .filter(|kind| identity.has_credential(*kind))
-                .collect()
-        });
+        let second_factor = if policy.secondary.require_ext_jwt_signer.is_some() {
+            // A policy naming a signer as second factor accepts only that.
+            Some(vec![CredentialType::ExtJwt])
+        } else {
+            (policy.secondary.require_totp
+                || identity.has_credential(CredentialType::Totp)
+                || identity.has_credential(CredentialType::LookupSecret))
+            .then(|| {
+                [CredentialType::Totp, CredentialType::LookupSecret]
+                    .into_iter()
+                    .filter(|kind| identity.has_credential(*kind))
+                    .collect()
+            })
+        };
         Ok(Authenticated {
             identity,
             methods: vec![AuthenticationMethod { method, aal: AssuranceLevel::Aal1, completed_at: now }],
@@ -326,6 +331,26 @@ impl Authenticator {
         })
         .await?;
         Ok(AuthenticationMethod { method: CredentialType::Totp, aal: AssuranceLevel::Aal2, completed_at: now })
+    }
+
+    /// Completes an external-JWT second factor for `identity`: the token must come from the signer the
+    /// identity's policy requires, and name this identity.
+    pub async fn verify_external_jwt(&self, identity: IdentityId, token: &str) -> Result<AuthenticationMethod, Error> {
+        let now = self.clock.now();
+        let stored = self.second_factor_subject(identity, now).await?;
+        let required = self.policy_of(&stored).secondary.require_ext_jwt_signer;
+        let required = required.ok_or(Error::MethodNotAllowed { method: "ext_jwt" })?;
+        let signer = self.signers.iter().find(|signer| signer.signer().id == required);
+        let verified = signer.ok_or(Error::SignerDisabled)?.verify(token, now)?;
+        let names_identity = match &verified.matches {
+            IdentityMatch::ExternalId(external_id) => stored.external_id.as_deref() == Some(external_id.as_str()),
+            IdentityMatch::Id(id) => *id == identity,
+        };
+        if !names_identity {
+            return Err(Error::InvalidCredentials);
+        }
+        self.store.reset_failures(&format!("second-factor:{identity}")).await?;
+        Ok(AuthenticationMethod { method: CredentialType::ExtJwt, aal: AssuranceLevel::Aal2, completed_at: now })
     }
 
     /// Completes a backup-code second factor for `identity`, marking the code used; returns how many remain.
