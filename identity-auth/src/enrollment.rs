@@ -15,7 +15,8 @@ use identity_store::Store;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use crate::certificate::CertificateVerifier;
+use crate::ca::PlatformCa;
+use crate::certificate::{CertificateVerifier, VerifiedCertificate};
 use crate::error::Error;
 use crate::password::{PasswordHasher, PasswordPolicy};
 use crate::policy::Policies;
@@ -69,7 +70,7 @@ pub struct Enrollments {
     settings: EnrollmentSettings,
     encoding: EncodingKey,
     decoding: DecodingKey,
-    platform_ca: Option<CertificateVerifier>,
+    platform_ca: Option<PlatformCa>,
     third_party_cas: HashMap<CaId, CertificateVerifier>,
 }
 
@@ -77,6 +78,14 @@ impl std::fmt::Debug for Enrollments {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Enrollments").field("settings", &self.settings).finish_non_exhaustive()
     }
+}
+
+fn certificate_credential(
+    verified: VerifiedCertificate,
+    now: identity_core::time::OffsetDateTime,
+) -> Result<Credential, Error> {
+    let config = CredentialConfig::X509(X509Config { fingerprint: verified.fingerprint, subject: verified.subject });
+    Ok(Credential::new(config, vec![verified.fingerprint.to_hex()], now)?)
 }
 
 fn method_name(method: &EnrollmentMethod) -> &'static str {
@@ -129,9 +138,9 @@ impl Enrollments {
         self
     }
 
-    /// The platform's CA, which issues the certificates `ott` enrollments register.
-    pub fn with_platform_ca(mut self, verifier: CertificateVerifier) -> Self {
-        self.platform_ca = Some(verifier);
+    /// The platform's CA, which signs the CSRs of `ott` enrollees.
+    pub fn with_platform_ca(mut self, ca: PlatformCa) -> Self {
+        self.platform_ca = Some(ca);
         self
     }
 
@@ -227,29 +236,36 @@ impl Enrollments {
         self.finish(hash, enrollment.identity_id, credential).await
     }
 
-    /// Completes an `ott` or `ottca` enrollment with the client's certificate: verifies it against the platform
-    /// CA or the enrollment's CA, registers its fingerprint, and consumes the enrollment.
-    pub async fn complete_certificate(
+    /// Completes an `ott` enrollment: the platform CA signs the enrollee's certificate signing request (PEM or
+    /// DER) into a client certificate named after the identity, registers it, consumes the enrollment and
+    /// returns the identity with the certificate (DER) for the enrollee.
+    pub async fn complete_ott(&self, jwt: &str, csr: &[u8]) -> Result<(Identity, Vec<u8>), Error> {
+        let (enrollment, hash) = self.open(jwt, "ott").await?;
+        let ca = self.platform_ca.as_ref().ok_or(Error::InvalidConfig {
+            field: "platform_ca",
+            reason: "`ott` enrollments need the platform CA".into(),
+        })?;
+        let now = self.clock.now();
+        let certificate = ca.issue(csr, &enrollment.identity_id.to_string(), now)?;
+        let verified = ca.verifier().verify(&certificate, &[], now)?;
+        let identity = self.finish(hash, enrollment.identity_id, certificate_credential(verified, now)?).await?;
+        Ok((identity, certificate))
+    }
+
+    /// Completes an `ottca` enrollment with a certificate the enrollment's third-party CA issued: verifies it,
+    /// registers its fingerprint and consumes the enrollment.
+    pub async fn complete_ottca(
         &self,
         jwt: &str,
         certificate: &[u8],
         intermediates: &[Vec<u8>],
     ) -> Result<Identity, Error> {
-        let (enrollment, hash) = match self.open(jwt, "ott").await {
-            Err(Error::WrongEnrollmentMethod { expected: "ottca" }) => self.open(jwt, "ottca").await?,
-            other => other?,
-        };
-        let verifier = match &enrollment.method {
-            EnrollmentMethod::Ott => self.platform_ca.as_ref(),
-            EnrollmentMethod::Ottca { ca_id } => self.third_party_cas.get(ca_id),
-            EnrollmentMethod::Updb { .. } => None,
-        }
-        .ok_or(Error::UnknownIssuer)?;
-        let verified = verifier.verify(certificate, intermediates, self.clock.now())?;
-        let config =
-            CredentialConfig::X509(X509Config { fingerprint: verified.fingerprint, subject: verified.subject });
-        let credential = Credential::new(config, vec![verified.fingerprint.to_hex()], self.clock.now())?;
-        self.finish(hash, enrollment.identity_id, credential).await
+        let (enrollment, hash) = self.open(jwt, "ottca").await?;
+        let EnrollmentMethod::Ottca { ca_id } = &enrollment.method else { return Err(Error::InvalidEnrollment) };
+        let verifier = self.third_party_cas.get(ca_id).ok_or(Error::UnknownIssuer)?;
+        let now = self.clock.now();
+        let verified = verifier.verify(certificate, intermediates, now)?;
+        self.finish(hash, enrollment.identity_id, certificate_credential(verified, now)?).await
     }
 
     /// Consumes the enrollment and stores the credential in one store transaction: of concurrent completions

@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 mod authenticator;
+mod ca;
 mod certificate;
 mod cipher;
 mod enrollment;
@@ -29,6 +30,7 @@ mod token;
 mod totp;
 
 pub use authenticator::{Authenticated, Authenticator, Presentation};
+pub use ca::PlatformCa;
 pub use certificate::{CertificateVerifier, VerifiedCertificate, thumbprint_s256};
 pub use cipher::{CipherKey, SecretCipher};
 pub use enrollment::{EnrollmentSettings, Enrollments, IssuedEnrollment};

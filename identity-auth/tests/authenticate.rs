@@ -321,18 +321,24 @@ mod external_jwt {
         policy.secondary.require_ext_jwt_signer = Some(corp.signer.id);
         let signers = vec![corp.signer.clone().compile().unwrap(), other.signer.clone().compile().unwrap()];
         let policies = identity_auth::Policies::new(policy, vec![]).unwrap();
-        let authenticator = Authenticator::new(store, clock.clone(), hasher).with_policies(policies).with_signers(signers);
+        let authenticator =
+            Authenticator::new(store, clock.clone(), hasher).with_policies(policies).with_signers(signers);
 
         let first = authenticator
-            .authenticate(Presentation::Password { identifier: "ada@example.com".into(), password: secret("correct-horse-battery") })
+            .authenticate(Presentation::Password {
+                identifier: "ada@example.com".into(),
+                password: secret("correct-horse-battery"),
+            })
             .await
             .unwrap();
         assert_eq!(first.second_factor, Some(vec![CredentialType::ExtJwt]));
         let done = authenticator.verify_external_jwt(ada.id, token(&corp, "emp-7", clock.now()).expose_secret()).await;
         assert_eq!(done.unwrap().aal, AssuranceLevel::Aal2);
-        let someone_else = authenticator.verify_external_jwt(ada.id, token(&corp, "emp-8", clock.now()).expose_secret()).await;
+        let someone_else =
+            authenticator.verify_external_jwt(ada.id, token(&corp, "emp-8", clock.now()).expose_secret()).await;
         assert!(matches!(someone_else, Err(Error::InvalidCredentials)));
-        let wrong_signer = authenticator.verify_external_jwt(ada.id, token(&other, "emp-7", clock.now()).expose_secret()).await;
+        let wrong_signer =
+            authenticator.verify_external_jwt(ada.id, token(&other, "emp-7", clock.now()).expose_secret()).await;
         assert!(wrong_signer.is_err());
     }
 }

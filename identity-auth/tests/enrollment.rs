@@ -113,36 +113,42 @@ async fn refreshing_replaces_the_token_and_the_expiry() {
 }
 
 #[tokio::test]
-async fn ott_and_ottca_register_certificates_from_their_own_ca() {
+async fn ott_signs_the_enrollees_request_and_ottca_takes_a_partner_certificate() {
     let (store, clock) = (store(), clock());
     let identity = device(&store, clock.now()).await;
-    let (platform, partner) = (ca("Platform CA"), ca("Partner CA"));
+    let (platform, partner) = (platform_ca(), ca("Partner CA"));
+    let platform_verifier = platform.verifier().clone();
     let partner_id = CaId::new();
-    let service = enrollments(&store, &clock)
-        .with_platform_ca(verifier(&platform))
-        .with_third_party_ca(partner_id, verifier(&partner));
+    let service =
+        enrollments(&store, &clock).with_platform_ca(platform).with_third_party_ca(partner_id, verifier(&partner));
 
     let ott = service.create(identity.id, EnrollmentMethod::Ott).await.unwrap();
-    let wrong_ca =
-        service.complete_certificate(ott.jwt.expose_secret(), &client_certificate("edge-1", &partner), &[]).await;
-    assert!(matches!(wrong_ca, Err(Error::UnknownIssuer)), "{wrong_ca:?}");
-    let platform_cert = client_certificate("edge-1", &platform);
-    let done = service.complete_certificate(ott.jwt.expose_secret(), &platform_cert, &[]).await.unwrap();
+    let garbage = service.complete_ott(ott.jwt.expose_secret(), b"not a csr").await;
+    assert!(matches!(garbage, Err(Error::MalformedCertificate { .. })), "{garbage:?}");
+    let (done, certificate) = service.complete_ott(ott.jwt.expose_secret(), &csr("edge-1")).await.unwrap();
     assert!(done.has_credential(CredentialType::X509));
+    let issued = platform_verifier.verify(&certificate, &[], clock.now()).unwrap();
+    assert_eq!(issued.common_name, Some(identity.id.to_string()));
+    let authenticator =
+        Authenticator::new(store.clone(), clock.clone(), hasher()).with_certificates(platform_verifier.clone());
+    let login = Presentation::Certificate { certificate: certificate.clone(), intermediates: vec![] };
+    assert_eq!(authenticator.authenticate(login).await.unwrap().identity.id, identity.id);
+    assert!(matches!(
+        service.complete_ott(ott.jwt.expose_secret(), &csr("edge-1")).await,
+        Err(Error::InvalidEnrollment)
+    ));
 
     let ottca = service.create(identity.id, EnrollmentMethod::Ottca { ca_id: partner_id }).await.unwrap();
-    let wrong_method =
-        service.complete_password(ottca.jwt.expose_secret(), "x", secret("Tr0ub4dor&3-staple-horse")).await;
+    let wrong_method = service.complete_ott(ottca.jwt.expose_secret(), &csr("edge-1")).await;
     assert!(matches!(wrong_method, Err(Error::WrongEnrollmentMethod { expected: "ottca" })), "{wrong_method:?}");
-    let authenticator =
-        Authenticator::new(store.clone(), clock.clone(), hasher()).with_certificates(verifier(&platform));
-    let login = Presentation::Certificate { certificate: platform_cert.clone(), intermediates: vec![] };
-    assert_eq!(authenticator.authenticate(login).await.unwrap().identity.id, identity.id);
-
+    let foreign = service
+        .complete_ottca(ottca.jwt.expose_secret(), &client_certificate("edge-1b", &ca("Stranger CA")), &[])
+        .await;
+    assert!(matches!(foreign, Err(Error::UnknownIssuer)), "{foreign:?}");
     // An identity holds one certificate credential: enrolling a new certificate replaces the old one.
     let partner_cert = client_certificate("edge-1b", &partner);
-    service.complete_certificate(ottca.jwt.expose_secret(), &partner_cert, &[]).await.unwrap();
-    let login = Presentation::Certificate { certificate: platform_cert, intermediates: vec![] };
+    service.complete_ottca(ottca.jwt.expose_secret(), &partner_cert, &[]).await.unwrap();
+    let login = Presentation::Certificate { certificate, intermediates: vec![] };
     assert!(matches!(authenticator.authenticate(login).await, Err(Error::InvalidCredentials)));
     let partner_login =
         Authenticator::new(store.clone(), clock.clone(), hasher()).with_certificates(verifier(&partner));
@@ -154,15 +160,13 @@ async fn ott_and_ottca_register_certificates_from_their_own_ca() {
 async fn concurrent_completions_of_one_enrollment_succeed_once() {
     let (store, clock) = (store(), clock());
     let identity = device(&store, clock.now()).await;
-    let platform = ca("Platform CA");
-    let service = Arc::new(enrollments(&store, &clock).with_platform_ca(verifier(&platform)));
+    let service = Arc::new(enrollments(&store, &clock).with_platform_ca(platform_ca()));
     let ott = service.create(identity.id, EnrollmentMethod::Ott).await.unwrap();
     let jwt = ott.jwt.expose_secret().to_owned();
     let tasks: Vec<_> = (0..10)
         .map(|n| {
-            let (service, jwt, cert) =
-                (service.clone(), jwt.clone(), client_certificate(&format!("edge-{n}"), &platform));
-            tokio::spawn(async move { service.complete_certificate(&jwt, &cert, &[]).await.is_ok() })
+            let (service, jwt, request) = (service.clone(), jwt.clone(), csr(&format!("edge-{n}")));
+            tokio::spawn(async move { service.complete_ott(&jwt, &request).await.is_ok() })
         })
         .collect();
     let mut wins = 0;
@@ -170,7 +174,6 @@ async fn concurrent_completions_of_one_enrollment_succeed_once() {
         wins += usize::from(task.await.unwrap());
     }
     assert_eq!(wins, 1);
-    let _ = store.identity(identity.id).await.unwrap();
 }
 
 #[tokio::test]

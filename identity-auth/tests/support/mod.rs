@@ -86,6 +86,27 @@ pub fn expired_client_certificate(common_name: &str, ca: &Ca) -> Vec<u8> {
     params.signed_by(&KeyPair::generate().unwrap(), ca).unwrap().der().to_vec()
 }
 
+/// The platform CA (which signs CSRs) with 2039-2050 validity; issued certificates last a year.
+pub fn platform_ca() -> identity_auth::PlatformCa {
+    let mut params = CertificateParams::default();
+    params.distinguished_name = name("Platform CA");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    params.not_before = date_time_ymd(2039, 1, 1);
+    params.not_after = date_time_ymd(2050, 1, 1);
+    let key = KeyPair::generate().unwrap();
+    let key_pem = secret(&key.serialize_pem());
+    let ca = CertifiedIssuer::self_signed(params, key).unwrap();
+    identity_auth::PlatformCa::from_pem(&ca.pem(), &key_pem, identity_core::time::Duration::days(365)).unwrap()
+}
+
+/// A certificate signing request for a fresh key.
+pub fn csr(common_name: &str) -> Vec<u8> {
+    let mut params = CertificateParams::default();
+    params.distinguished_name = name(common_name);
+    params.serialize_request(&KeyPair::generate().unwrap()).unwrap().der().to_vec()
+}
+
 pub fn verifier(ca: &Ca) -> CertificateVerifier {
     CertificateVerifier::from_der(&[ca.der().to_vec()]).unwrap()
 }
