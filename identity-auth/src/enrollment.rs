@@ -84,7 +84,7 @@ fn certificate_credential(
     verified: VerifiedCertificate,
     now: identity_core::time::OffsetDateTime,
 ) -> Result<Credential, Error> {
-    let config = CredentialConfig::X509(X509Config { fingerprint: verified.fingerprint, subject: verified.subject });
+    let config = CredentialConfig::X509(X509Config::single(verified.fingerprint, verified.subject));
     Ok(Credential::new(config, vec![verified.fingerprint.to_hex()], now)?)
 }
 
@@ -282,15 +282,24 @@ impl Enrollments {
             let mut stored = self.store.identity(identity).await?;
             let read_at = stored.updated_at;
             let mut credential = credential.clone();
-            // A new password keeps the identifiers the old one answered to (say, the email from the schema).
-            if let Some(existing) = stored.credentials.get(credential.credential_type())
-                && matches!(credential.config, CredentialConfig::Password(_))
-            {
+            if let Some(existing) = stored.credentials.get(credential.credential_type()) {
+                // A new password keeps the identifiers the old one answered to (say, the email from the schema);
+                // a new certificate joins those already enrolled.
                 for identifier in &existing.identifiers {
                     if !credential.identifiers.contains(identifier) {
                         credential.identifiers.push(identifier.clone());
                     }
                 }
+                if let (CredentialConfig::X509(held), CredentialConfig::X509(new)) =
+                    (&existing.config, &mut credential.config)
+                {
+                    let mut merged = held.clone();
+                    for certificate in std::mem::take(&mut new.certificates) {
+                        merged.add(certificate);
+                    }
+                    *new = merged;
+                }
+                credential.created_at = existing.created_at;
             }
             stored.credentials.insert(credential);
             stored.updated_at = now.max(read_at + Duration::microseconds(1));

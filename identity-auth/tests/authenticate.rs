@@ -127,26 +127,25 @@ async fn certificates_map_to_identities_by_thumbprint_or_common_name() {
     let device_cert = client_certificate("device-7", &ca);
     let verified = verifier(&ca).verify(&device_cert, &[], clock.now()).unwrap();
     let mut device = Identity::new("device", serde_json::json!({"name": "device-7"}), clock.now()).unwrap();
-    let config =
-        CredentialConfig::X509(X509Config { fingerprint: verified.fingerprint, subject: verified.subject.clone() });
+    let config = CredentialConfig::X509(X509Config::single(verified.fingerprint, verified.subject.clone()));
     device.credentials.insert(Credential::new(config, vec![], clock.now()).unwrap());
     store.create_identity(&device).await.unwrap();
 
     let mut service = Identity::new("service", serde_json::json!({"name": "billing"}), clock.now()).unwrap();
     service.identity_type = identity_core::IdentityType::Service;
-    let config = CredentialConfig::X509(X509Config {
-        fingerprint: identity_core::CertificateFingerprint::from_bytes([1; 32]),
-        subject: "CN=billing".into(),
-    });
+    let config = CredentialConfig::X509(X509Config::single(
+        identity_core::CertificateFingerprint::from_bytes([1; 32]),
+        "CN=billing",
+    ));
     service.credentials.insert(Credential::new(config, vec!["cn:billing".into()], clock.now()).unwrap());
     store.create_identity(&service).await.unwrap();
 
     // A user (not a service) registered by name is not reachable through a certificate's common name.
     let mut person = Identity::new("default", serde_json::json!({}), clock.now()).unwrap();
-    let config = CredentialConfig::X509(X509Config {
-        fingerprint: identity_core::CertificateFingerprint::from_bytes([2; 32]),
-        subject: "CN=payroll".into(),
-    });
+    let config = CredentialConfig::X509(X509Config::single(
+        identity_core::CertificateFingerprint::from_bytes([2; 32]),
+        "CN=payroll",
+    ));
     person.credentials.insert(Credential::new(config, vec!["cn:payroll".into()], clock.now()).unwrap());
     store.create_identity(&person).await.unwrap();
 
@@ -382,8 +381,7 @@ async fn expired_certificates_pass_only_where_the_policy_allows() {
         AuthenticationPolicy { id: identity_core::AuthenticationPolicyId::new(), ..AuthenticationPolicy::default() };
     lenient.primary.cert.allow_expired_certs = true;
     let mut sensor = Identity::new("device", serde_json::json!({}), clock.now()).unwrap();
-    let config =
-        CredentialConfig::X509(X509Config { fingerprint: verified.0.fingerprint, subject: verified.0.subject });
+    let config = CredentialConfig::X509(X509Config::single(verified.0.fingerprint, verified.0.subject));
     sensor.credentials.insert(Credential::new(config, vec![], clock.now()).unwrap());
     store.create_identity(&sensor).await.unwrap();
 

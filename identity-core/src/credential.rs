@@ -384,10 +384,34 @@ impl OidcLink {
     }
 }
 
-/// An X.509 certificate credential's config.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// An X.509 certificate credential's config: the client certificates enrolled for the identity (a device may
+/// hold several, say while one replaces another).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct X509Config {
+    /// The certificates, in the order they were enrolled.
+    #[serde(default)]
+    pub certificates: Vec<EnrolledCertificate>,
+}
+
+impl X509Config {
+    /// A config holding one certificate.
+    pub fn single(fingerprint: CertificateFingerprint, subject: impl Into<String>) -> Self {
+        Self { certificates: vec![EnrolledCertificate { fingerprint, subject: subject.into() }] }
+    }
+
+    /// Adds a certificate unless one with the same fingerprint is there already.
+    pub fn add(&mut self, certificate: EnrolledCertificate) {
+        if self.certificates.iter().all(|held| held.fingerprint != certificate.fingerprint) {
+            self.certificates.push(certificate);
+        }
+    }
+}
+
+/// One enrolled client certificate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolledCertificate {
     /// The SHA-256 fingerprint of the certificate's DER encoding.
     pub fingerprint: CertificateFingerprint,
     /// The certificate's subject distinguished name, for display.
@@ -617,10 +641,7 @@ mod tests {
                 addresses: vec![CodeAddress { channel: AddressVia::Sms, address: "+4915112345678".into() }],
             }),
             CredentialConfig::Oidc(OidcConfig { providers: vec![OidcLink::new("google", "1234")] }),
-            CredentialConfig::X509(X509Config {
-                fingerprint: CertificateFingerprint::from_bytes([0xab; 32]),
-                subject: "CN=device-1".into(),
-            }),
+            CredentialConfig::X509(X509Config::single(CertificateFingerprint::from_bytes([0xab; 32]), "CN=device-1")),
             CredentialConfig::ExtJwt(ExtJwtConfig { signer_id: JwtSignerId::new(), subject: "svc".into() }),
         ];
         for config in configs {

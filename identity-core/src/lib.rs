@@ -44,8 +44,8 @@ mod session;
 pub use clock::{Clock, SystemClock, TestClock};
 pub use credential::{
     CertificateFingerprint, CodeAddress, CodeConfig, Credential, CredentialConfig, CredentialType, Credentials,
-    ExtJwtConfig, ImportedLookupCode, LookupCode, LookupSecretConfig, OidcConfig, OidcLink, PasswordConfig,
-    TotpAlgorithm, TotpConfig, X509Config,
+    EnrolledCertificate, ExtJwtConfig, ImportedLookupCode, LookupCode, LookupSecretConfig, OidcConfig, OidcLink,
+    PasswordConfig, TotpAlgorithm, TotpConfig, X509Config,
 };
 pub use enrollment::{Enrollment, EnrollmentMethod};
 pub use error::{Error, Problem};

@@ -103,7 +103,7 @@ pub fn is_case_sensitive(kind: CredentialType) -> bool {
 }
 
 /// The unique login keys an identity's credentials imply: `(type, normalised identifier)`, sorted, without
-/// duplicates. For X.509 credentials the certificate's fingerprint counts too.
+/// duplicates. For X.509 credentials every enrolled certificate's fingerprint counts too.
 pub fn login_identifiers(identity: &Identity) -> Vec<(CredentialType, String)> {
     let mut keys: Vec<(CredentialType, String)> = Vec::new();
     for credential in identity.credentials.iter() {
@@ -118,7 +118,7 @@ pub fn login_identifiers(identity: &Identity) -> Vec<(CredentialType, String)> {
             }
         }
         if let CredentialConfig::X509(config) = &credential.config {
-            keys.push((kind, config.fingerprint.to_hex()));
+            keys.extend(config.certificates.iter().map(|certificate| (kind, certificate.fingerprint.to_hex())));
         }
     }
     keys.sort();
@@ -210,8 +210,7 @@ mod tests {
         .unwrap();
         let fingerprint = CertificateFingerprint::from_bytes([0xAB; 32]);
         let cert =
-            Credential::new(CredentialConfig::X509(X509Config { fingerprint, subject: "CN=ada".into() }), vec![], now)
-                .unwrap();
+            Credential::new(CredentialConfig::X509(X509Config::single(fingerprint, "CN=ada")), vec![], now).unwrap();
         let keys = login_identifiers(&identity_with(vec![password, oidc, totp, cert]));
         assert_eq!(
             keys,

@@ -199,7 +199,7 @@ pub fn oidc_credential(provider: &str, subject: &str) -> Credential {
 pub fn device_with_certificate(fingerprint: CertificateFingerprint) -> Identity {
     let mut device = Identity::new("device", json!({}), START).expect("a valid identity");
     device.identity_type = IdentityType::Device;
-    let config = CredentialConfig::X509(X509Config { fingerprint, subject: "CN=device".into() });
+    let config = CredentialConfig::X509(X509Config::single(fingerprint, "CN=device"));
     device.credentials.insert(Credential::new(config, vec![], START).expect("a valid credential"));
     device
 }
