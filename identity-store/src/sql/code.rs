@@ -50,11 +50,6 @@ fn decode_code(row: &AnyRow) -> Result<OneTimeCode, Error> {
     })
 }
 
-async fn delete_where(store: &SqlStore, sql: &'static str, value: i64) -> Result<u64, Error> {
-    let done = sqlx::query(sql).bind(value).execute(store.pool()).await.map_err(map_error)?;
-    Ok(done.rows_affected())
-}
-
 impl SqlStore {
     async fn write_flow(&self, flow: &FlowRecord, insert: bool) -> Result<(), Error> {
         let sql = if insert {
@@ -146,7 +141,7 @@ impl FlowStore for SqlStore {
     }
 
     async fn delete_expired_flows(&self, now: OffsetDateTime) -> Result<u64, Error> {
-        delete_where(self, "DELETE FROM flows WHERE expires_at <= $1", micros(now)).await
+        self.delete_lapsed("DELETE FROM flows WHERE expires_at <= $1", now).await
     }
 }
 
@@ -238,7 +233,7 @@ impl EnrollmentStore for SqlStore {
     }
 
     async fn delete_expired_enrollments(&self, now: OffsetDateTime) -> Result<u64, Error> {
-        delete_where(self, "DELETE FROM enrollments WHERE expires_at <= $1", micros(now)).await
+        self.delete_lapsed("DELETE FROM enrollments WHERE expires_at <= $1", now).await
     }
 }
 
@@ -298,7 +293,7 @@ impl CodeStore for SqlStore {
     }
 
     async fn delete_expired_codes(&self, now: OffsetDateTime) -> Result<u64, Error> {
-        delete_where(self, "DELETE FROM one_time_codes WHERE expires_at <= $1", micros(now)).await
+        self.delete_lapsed("DELETE FROM one_time_codes WHERE expires_at <= $1", now).await
     }
 }
 
@@ -347,6 +342,6 @@ impl ThrottleStore for SqlStore {
     }
 
     async fn delete_expired_counters(&self, now: OffsetDateTime) -> Result<u64, Error> {
-        delete_where(self, "DELETE FROM throttle_counters WHERE window_end <= $1", micros(now)).await
+        self.delete_lapsed("DELETE FROM throttle_counters WHERE window_end <= $1", now).await
     }
 }

@@ -176,6 +176,12 @@ impl SqlStore {
         &self.pool
     }
 
+    /// Runs a `DELETE ... WHERE <instant> <= $1` for lapsed rows and says how many went.
+    pub(crate) async fn delete_lapsed(&self, sql: &'static str, now: OffsetDateTime) -> Result<u64, Error> {
+        let done = sqlx::query(sql).bind(micros(now)).execute(&self.pool).await.map_err(map_error)?;
+        Ok(done.rows_affected())
+    }
+
     /// Starts a transaction that will write. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`), so
     /// two writers queue on the busy timeout instead of failing when both try to upgrade a read lock.
     pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, Error> {

@@ -169,11 +169,6 @@ impl OAuth2Store for SqlStore {
     }
 
     async fn delete_expired_tokens(&self, now: OffsetDateTime) -> Result<u64, Error> {
-        let done = sqlx::query("DELETE FROM oauth2_tokens WHERE expires_at <= $1")
-            .bind(micros(now))
-            .execute(self.pool())
-            .await
-            .map_err(map_error)?;
-        Ok(done.rows_affected())
+        self.delete_lapsed("DELETE FROM oauth2_tokens WHERE expires_at <= $1", now).await
     }
 }

@@ -159,11 +159,6 @@ impl SessionStore for SqlStore {
     }
 
     async fn delete_expired_sessions(&self, now: OffsetDateTime) -> Result<u64, Error> {
-        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
-            .bind(micros(now))
-            .execute(self.pool())
-            .await
-            .map_err(map_error)?;
-        Ok(done.rows_affected())
+        self.delete_lapsed("DELETE FROM sessions WHERE expires_at <= $1", now).await
     }
 }
