@@ -64,6 +64,17 @@ pub enum Error {
         method: &'static str,
     },
 
+    // --- Sessions --------------------------------------------------------------------------------------------
+    /// No usable session: unknown, revoked or expired token, or a disabled identity (Kratos' `session_inactive`).
+    #[error("no active session")]
+    SessionInactive,
+    /// The session has one factor but the identity has a second one set up (Kratos' `session_aal2_required`).
+    #[error("this requires a session authenticated with a second factor")]
+    Aal2Required,
+    /// The session authenticated too long ago to change credentials (Kratos' `session_refresh_required`).
+    #[error("please sign in again to do this")]
+    ReauthenticationRequired,
+
     // --- TOTP and lookup codes -------------------------------------------------------------------------------
     /// The TOTP code is wrong, outside the allowed time window, or was already used.
     #[error("the TOTP code is invalid")]
@@ -235,6 +246,9 @@ impl Error {
             Error::IdentityDisabled => "identity_disabled",
             Error::LockedOut { .. } => "locked_out",
             Error::MethodNotAllowed { .. } => "method_not_allowed",
+            Error::SessionInactive => "session_inactive",
+            Error::Aal2Required => "session_aal2_required",
+            Error::ReauthenticationRequired => "session_refresh_required",
             Error::InvalidTotpCode => "invalid_totp_code",
             Error::InvalidLookupCode => "invalid_lookup_code",
             Error::InvalidTotpSetup { .. } => "invalid_totp_setup",

@@ -26,6 +26,7 @@ mod jwt_signer;
 mod lookup;
 mod password;
 mod policy;
+mod session;
 mod token;
 mod totp;
 
@@ -45,5 +46,6 @@ pub use password::{
     PasswordPolicy, Verification,
 };
 pub use policy::Policies;
+pub use session::{ClientInfo, IssuedSession, RequiredAal, SessionSettings, Sessions, has_second_factor};
 pub use token::{hash_code, hash_token, random_bytes, random_code, random_token};
 pub use totp::{TotpEnrollment, TotpSettings, TotpVerifier};
