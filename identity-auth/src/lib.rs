@@ -20,6 +20,7 @@ mod authenticator;
 mod ca;
 mod certificate;
 mod cipher;
+mod courier;
 mod enrollment;
 mod error;
 mod jwt_signer;
@@ -34,6 +35,7 @@ pub use authenticator::{Authenticated, Authenticator, Presentation};
 pub use ca::PlatformCa;
 pub use certificate::{CertificateVerifier, VerifiedCertificate, thumbprint_s256};
 pub use cipher::{CipherKey, SecretCipher};
+pub use courier::{Courier, Message, MessageKind, RecordingCourier, Templates};
 pub use enrollment::{EnrollmentSettings, Enrollments, IssuedEnrollment};
 pub use error::Error;
 pub use jwt_signer::{
