@@ -30,6 +30,7 @@ mod policy;
 mod session;
 mod token;
 mod totp;
+mod ui;
 
 pub use authenticator::{Authenticated, Authenticator, Presentation};
 pub use ca::PlatformCa;
@@ -51,3 +52,4 @@ pub use policy::Policies;
 pub use session::{ClientInfo, IssuedSession, RequiredAal, SessionSettings, Sessions, has_second_factor};
 pub use token::{hash_code, hash_token, random_bytes, random_code, random_token};
 pub use totp::{TotpEnrollment, TotpSettings, TotpVerifier};
+pub use ui::{InputAttributes, NodeGroup, NodeMeta, NodeType, TextType, UiContainer, UiNode, UiText};
