@@ -205,12 +205,21 @@ impl Authenticator {
         self.store.reset_failures(&format!("login:identity:{}", identity.id)).await?;
         if rehash && let Ok(fresh) = self.hasher.hash_async(password).await {
             // Best effort: the login succeeded whatever happens to the upgrade.
+            let verified =
+                identity.credentials.get(CredentialType::Password).and_then(|credential| match &credential.config {
+                    CredentialConfig::Password(config) => config.hashed_password.clone(),
+                    _ => None,
+                });
             let upgraded = update_identity(self.store.as_ref(), identity.id, now, |stored| {
+                // Only the hash that was just verified is replaced: a password reset meanwhile wins.
                 if let Some(credential) = stored.credentials.get_mut(CredentialType::Password)
                     && let CredentialConfig::Password(config) = &mut credential.config
+                    && config.hashed_password == verified
                 {
                     config.hashed_password = Some(fresh.clone());
+                    return Ok(());
                 }
+                Err(Error::InvalidCredentials)
             })
             .await;
             if let Ok(upgraded) = upgraded {
@@ -321,13 +330,22 @@ impl Authenticator {
             return Err(Error::InvalidTotpCode);
         }
         self.store.reset_failures(&format!("second-factor:{identity}")).await?;
+        let secret = config.secret.clone();
         update_identity(self.store.as_ref(), identity, now, |fresh| {
-            if let Some(credential) = fresh.credentials.get_mut(CredentialType::Totp)
-                && let CredentialConfig::Totp(config) = &mut credential.config
-            {
-                config.last_used_step = Some(config.last_used_step.map_or(step, |last| last.max(step)));
-                credential.updated_at = now;
+            if !fresh.is_active() {
+                return Err(Error::IdentityDisabled);
             }
+            // The code was checked against this secret: if TOTP was removed or re-enrolled since, it does not count.
+            let Some(credential) = fresh.credentials.get_mut(CredentialType::Totp) else {
+                return Err(Error::InvalidTotpCode);
+            };
+            let CredentialConfig::Totp(config) = &mut credential.config else { return Err(Error::InvalidTotpCode) };
+            if config.secret != secret {
+                return Err(Error::InvalidTotpCode);
+            }
+            config.last_used_step = Some(config.last_used_step.map_or(step, |last| last.max(step)));
+            credential.updated_at = now;
+            Ok(())
         })
         .await?;
         Ok(AuthenticationMethod { method: CredentialType::Totp, aal: AssuranceLevel::Aal2, completed_at: now })
@@ -376,14 +394,20 @@ impl Authenticator {
         }
         self.store.reset_failures(&format!("second-factor:{identity}")).await?;
         update_identity(self.store.as_ref(), identity, now, |fresh| {
-            if let Some(credential) = fresh.credentials.get_mut(CredentialType::LookupSecret)
-                && let CredentialConfig::LookupSecret(config) = &mut credential.config
-            {
-                for stored in config.codes.iter_mut().filter(|stored| stored.hash == hash && stored.used_at.is_none()) {
-                    stored.used_at = Some(now);
-                }
-                credential.updated_at = now;
+            if !fresh.is_active() {
+                return Err(Error::IdentityDisabled);
             }
+            // The code must still be in the current set, unused: regenerated codes or a concurrent use void it.
+            let Some(credential) = fresh.credentials.get_mut(CredentialType::LookupSecret) else {
+                return Err(Error::InvalidLookupCode);
+            };
+            let CredentialConfig::LookupSecret(config) = &mut credential.config else {
+                return Err(Error::InvalidLookupCode);
+            };
+            let stored = config.codes.iter_mut().find(|stored| stored.hash == hash && stored.used_at.is_none());
+            stored.ok_or(Error::InvalidLookupCode)?.used_at = Some(now);
+            credential.updated_at = now;
+            Ok(())
         })
         .await?;
         let method =
@@ -412,15 +436,15 @@ pub(crate) async fn update_identity(
     store: &dyn Store,
     id: IdentityId,
     now: OffsetDateTime,
-    change: impl Fn(&mut Identity),
+    change: impl Fn(&mut Identity) -> Result<(), Error>,
 ) -> Result<Identity, Error> {
     let mut last = None;
     for _ in 0..8 {
         let mut identity = store.identity(id).await?;
         let read_at = identity.updated_at;
-        change(&mut identity);
-        // Strictly later than what was read, or a second writer holding the same copy would not be told apart.
-        identity.updated_at = now.max(read_at + Duration::microseconds(1));
+        // The change decides on the fresh copy: what was checked against an older one may no longer hold.
+        change(&mut identity)?;
+        identity.updated_at = later_than(read_at, now);
         match store.update_identity_if_unchanged(&identity, read_at).await {
             Ok(()) => return Ok(identity),
             Err(conflict @ identity_store::Error::Conflict { .. }) if is_version_conflict(&conflict) => {
@@ -430,6 +454,12 @@ pub(crate) async fn update_identity(
         }
     }
     Err(last.map_or(Error::Internal { reason: "no attempt to update the identity".into() }, Error::Store))
+}
+
+/// `now`, or if the clock is not past `read_at`, the next microsecond after it: strictly later, or a second writer
+/// holding the same copy would not be told apart.
+pub(crate) fn later_than(read_at: OffsetDateTime, now: OffsetDateTime) -> OffsetDateTime {
+    now.max(read_at.checked_add(Duration::microseconds(1)).unwrap_or(read_at))
 }
 
 fn is_version_conflict(error: &identity_store::Error) -> bool {

@@ -16,6 +16,8 @@ pub struct PlatformCa {
     issuer: Issuer<'static, KeyPair>,
     verifier: CertificateVerifier,
     validity: Duration,
+    /// When the CA's own certificate expires: nothing it issues may outlive it.
+    not_after: OffsetDateTime,
 }
 
 impl std::fmt::Debug for PlatformCa {
@@ -37,7 +39,11 @@ impl PlatformCa {
             Issuer::from_ca_cert_pem(certificate_pem, key).map_err(|e| config(format!("the certificate: {e}")))?;
         // The verifier checks that the certificate is a CA, so a leaf configured by mistake is refused here.
         let verifier = CertificateVerifier::from_pem(certificate_pem)?;
-        Ok(Self { issuer, verifier, validity })
+        let (_, pem) = x509_parser::pem::parse_x509_pem(certificate_pem.as_bytes())
+            .map_err(|e| config(format!("the certificate: {e}")))?;
+        let certificate = pem.parse_x509().map_err(|e| config(format!("the certificate: {e}")))?;
+        let not_after = certificate.validity().not_after.to_datetime();
+        Ok(Self { issuer, verifier, validity, not_after })
     }
 
     /// A verifier trusting this CA: what authenticates the certificates it issued.
@@ -65,7 +71,8 @@ impl PlatformCa {
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         params.not_before = now;
-        params.not_after = now.checked_add(self.validity).ok_or_else(|| malformed("validity out of range".into()))?;
+        let wanted = now.checked_add(self.validity).ok_or_else(|| malformed("validity out of range".into()))?;
+        params.not_after = wanted.min(self.not_after);
         params.serial_number = Some(SerialNumber::from_slice(crate::token::random_bytes(16)?.expose_secret()));
         params.use_authority_key_identifier_extension = true;
         let certificate =
@@ -110,6 +117,15 @@ mod tests {
         assert_eq!(verified.not_after, now + Duration::days(365));
         let next_year = now + Duration::days(366);
         assert!(matches!(ca.verifier().verify(&der, &[], next_year), Err(Error::CertificateExpired { .. })));
+    }
+
+    #[test]
+    fn issued_certificates_never_outlive_the_ca() {
+        let ca = platform();
+        let late = date_time_ymd(2049, 9, 1);
+        let der = ca.issue(csr("device").as_bytes(), "identity-9", late).unwrap();
+        let verified = ca.verifier().verify(&der, &[], late).unwrap();
+        assert_eq!(verified.not_after, date_time_ymd(2050, 1, 1));
     }
 
     #[test]

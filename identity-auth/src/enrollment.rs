@@ -85,7 +85,8 @@ fn certificate_credential(
     now: identity_core::time::OffsetDateTime,
 ) -> Result<Credential, Error> {
     let config = CredentialConfig::X509(X509Config::single(verified.fingerprint, verified.subject));
-    Ok(Credential::new(config, vec![verified.fingerprint.to_hex()], now)?)
+    // The store derives login keys from the certificates themselves, so removing a certificate revokes it.
+    Ok(Credential::new(config, vec![], now)?)
 }
 
 fn method_name(method: &EnrollmentMethod) -> &'static str {
@@ -302,7 +303,7 @@ impl Enrollments {
                 credential.created_at = existing.created_at;
             }
             stored.credentials.insert(credential);
-            stored.updated_at = now.max(read_at + Duration::microseconds(1));
+            stored.updated_at = crate::authenticator::later_than(read_at, now);
             match self.store.complete_enrollment(&hash, now, &stored, read_at).await {
                 Ok(Some(_)) => return Ok(stored),
                 Ok(None) => return Err(Error::InvalidEnrollment),

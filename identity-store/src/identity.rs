@@ -71,9 +71,10 @@ pub trait IdentityStore: Send + Sync {
     async fn update_identity(&self, identity: &Identity) -> Result<(), Error>;
 
     /// Like [`update_identity`](Self::update_identity), but only if the stored identity's `updated_at` still
-    /// equals `expected_updated_at`, the value read before changing it; otherwise [`Error::Conflict`] on
-    /// `identity version`, and nothing is written. Read, change (setting a new `updated_at`), write back with
-    /// this, and retry on conflict: concurrent changes are then never lost.
+    /// equals `expected_updated_at` (to the microsecond), the value read before changing it; otherwise
+    /// [`Error::Conflict`] on `identity version`, and nothing is written. Read, change (setting a new, later
+    /// `updated_at`), write back with this, and retry on conflict: concurrent changes are then never lost, as
+    /// long as every writer moves `updated_at` forward, as this workspace's writers do.
     async fn update_identity_if_unchanged(
         &self,
         identity: &Identity,

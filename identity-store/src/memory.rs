@@ -149,7 +149,9 @@ impl State {
         let Some(old) = self.identities.get(&identity.id).cloned() else {
             return Err(Error::not_found("identity", identity.id));
         };
-        if expected.is_some_and(|expected| old.updated_at != expected) {
+        // Compared to the microsecond, as the SQL backends keep it, so both decide alike.
+        let micros = |instant: OffsetDateTime| instant.unix_timestamp_nanos() / 1_000;
+        if expected.is_some_and(|expected| micros(old.updated_at) != micros(expected)) {
             return Err(version_conflict(identity.id));
         }
         let keys = login_identifiers(identity);

@@ -1724,6 +1724,12 @@ pub async fn a_stale_identity_write_is_refused_and_changes_nothing(store: Arc<dy
     assert_eq!(store.identity(ada.id).await.expect("reading").traits["name"], "first");
     let unknown = identity_with_email("nobody@example.com");
     assert!(matches!(store.update_identity_if_unchanged(&unknown, read_at).await, Err(Error::NotFound { .. })));
+
+    // Versions compare to the microsecond on every backend, so all of them decide alike.
+    let mut third = first.clone();
+    third.updated_at = first.updated_at + Duration::seconds(1);
+    let within_a_microsecond = first.updated_at + Duration::nanoseconds(400);
+    store.update_identity_if_unchanged(&third, within_a_microsecond).await.expect("same microsecond, same version");
 }
 
 /// Completing an enrollment consumes it and stores the identity with its new credential, both at once; a
