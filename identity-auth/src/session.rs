@@ -124,7 +124,9 @@ impl Sessions {
     pub async fn check(&self, token: &str, required: RequiredAal) -> Result<(Session, Identity), Error> {
         let found = self.store.find_session_with_identity(&hash_token(token)).await?;
         let (session, identity) = found.ok_or(Error::SessionInactive)?;
-        if !session.is_valid_at(self.clock.now()) || !identity.is_active() {
+        // A session issued before the identity's last state change (a disable, even if undone) stays dead.
+        let outlived_state = identity.state_changed_at.is_some_and(|changed| changed > session.issued_at);
+        if !session.is_valid_at(self.clock.now()) || !identity.is_active() || outlived_state {
             return Err(Error::SessionInactive);
         }
         if required == RequiredAal::HighestAvailable
@@ -184,7 +186,9 @@ impl Sessions {
 
     /// Whether `session` authenticated recently enough to change credentials.
     pub fn is_privileged(&self, session: &Session) -> bool {
-        self.clock.now() - session.authenticated_at <= self.settings.privileged_max_age
+        let now = self.clock.now();
+        let age = now - session.authenticated_at;
+        session.is_valid_at(now) && !age.is_negative() && age <= self.settings.privileged_max_age
     }
 
     /// [`Error::ReauthenticationRequired`] unless the session [`is_privileged`](Self::is_privileged).

@@ -99,6 +99,11 @@ async fn revoked_expired_and_disabled_sessions_are_inactive(store: Arc<dyn Store
         sessions.issue(&ada, password_step(&clock), ClientInfo::default()).await,
         Err(Error::IdentityDisabled)
     ));
+    // Enabling it again does not bring them back.
+    clock.advance(Duration::minutes(1));
+    ada.set_state(IdentityState::Active, clock.now());
+    store.update_identity(&ada).await.unwrap();
+    assert!(matches!(sessions.check(live.token.expose_secret(), RequiredAal::Aal1).await, Err(Error::SessionInactive)));
     // And a deleted identity's sessions are gone with it.
     store.delete_identity(ada.id).await.unwrap();
     assert!(matches!(sessions.check(live.token.expose_secret(), RequiredAal::Aal1).await, Err(Error::SessionInactive)));

@@ -117,11 +117,11 @@ impl Session {
 
     /// Records another completed factor and raises the level if it is higher.
     pub fn add_method(&mut self, method: AuthenticationMethod) {
-        if method.aal > self.authenticator_assurance_level {
-            self.authenticator_assurance_level = method.aal;
-        }
-        self.authenticated_at = method.completed_at;
+        // A completion time from the future must not stretch the privileged window.
+        self.authenticated_at = self.authenticated_at.max(method.completed_at.min(self.expires_at));
         self.authentication_methods.push(method);
+        self.authenticator_assurance_level =
+            highest_level(&self.authentication_methods).unwrap_or(self.authenticator_assurance_level);
     }
 
     /// Ends the session.
@@ -130,8 +130,16 @@ impl Session {
     }
 }
 
+/// The level `methods` reach: aal2 takes a first factor and a second one, so one method alone, whatever it
+/// claims, stays aal1.
 fn highest_level(methods: &[AuthenticationMethod]) -> Option<AssuranceLevel> {
-    methods.iter().map(|m| m.aal).max()
+    let first = methods.iter().any(|m| m.aal == AssuranceLevel::Aal1);
+    let second = methods.iter().any(|m| m.aal == AssuranceLevel::Aal2);
+    match (methods.is_empty(), first && second) {
+        (true, _) => None,
+        (false, true) => Some(AssuranceLevel::Aal2),
+        (false, false) => Some(AssuranceLevel::Aal1),
+    }
 }
 
 impl Validate for Session {
@@ -192,6 +200,14 @@ mod tests {
         assert_eq!(session.authenticator_assurance_level, AssuranceLevel::Aal2);
         assert_eq!(session.authenticated_at, later);
         assert!(session.validate().is_ok());
+    }
+
+    #[test]
+    fn one_factor_alone_is_aal1_whatever_it_claims() {
+        let claim = AuthenticationMethod { method: CredentialType::Totp, aal: AssuranceLevel::Aal2, completed_at: NOW };
+        let session =
+            Session::new(IdentityId::new(), TokenHash::from_bytes([1; 32]), vec![claim], NOW, Duration::hours(1));
+        assert_eq!(session.unwrap().authenticator_assurance_level, AssuranceLevel::Aal1);
     }
 
     #[test]
