@@ -13,6 +13,7 @@ use identity_core::{
 use identity_store::Store;
 
 use crate::error::Error;
+use crate::policy::Policies;
 use crate::token::{hash_token, random_token};
 
 /// How sessions behave.
@@ -71,6 +72,7 @@ pub struct Sessions {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     settings: SessionSettings,
+    policies: Policies,
 }
 
 impl std::fmt::Debug for Sessions {
@@ -85,7 +87,14 @@ impl Sessions {
         if !settings.lifespan.is_positive() || settings.privileged_max_age.is_negative() {
             return Err(Error::InvalidConfig { field: "sessions", reason: "the lifespan must be positive".into() });
         }
-        Ok(Self { store, clock, settings })
+        Ok(Self { store, clock, settings, policies: Policies::default() })
+    }
+
+    /// The authentication policies in force, which can require a second factor (`highest_available` then asks
+    /// for it even before one is set up).
+    pub fn with_policies(mut self, policies: Policies) -> Self {
+        self.policies = policies;
+        self
     }
 
     /// A new session for `identity`, authenticated by `methods` (at least one), used from `client`.
@@ -131,7 +140,7 @@ impl Sessions {
         }
         if required == RequiredAal::HighestAvailable
             && session.authenticator_assurance_level < AssuranceLevel::Aal2
-            && has_second_factor(&identity)
+            && self.second_factor_expected(&identity)
         {
             return Err(Error::Aal2Required);
         }
@@ -146,11 +155,25 @@ impl Sessions {
         Ok(session)
     }
 
-    /// Extends the session to a full lifespan from now, once less than `earliest_possible_extend` is left;
-    /// before that it is returned unchanged. A revoked or expired session cannot be extended.
-    pub async fn extend(&self, id: SessionId) -> Result<Session, Error> {
-        let now = self.clock.now();
+    fn second_factor_expected(&self, identity: &Identity) -> bool {
+        let secondary = self.policies.of(identity).secondary;
+        has_second_factor(identity) || secondary.require_totp || secondary.require_ext_jwt_signer.is_some()
+    }
+
+    /// `identity`'s session `id`; another identity's session is not found, so its id reveals nothing.
+    async fn own(&self, identity: IdentityId, id: SessionId) -> Result<Session, Error> {
         let session = self.store.session(id).await?;
+        if session.identity_id != identity {
+            return Err(identity_store::Error::NotFound { what: "session", id: id.to_string() }.into());
+        }
+        Ok(session)
+    }
+
+    /// Extends `identity`'s session `id` to a full lifespan from now, once less than `earliest_possible_extend`
+    /// is left; before that it is returned unchanged. A revoked or expired session cannot be extended.
+    pub async fn extend(&self, identity: IdentityId, id: SessionId) -> Result<Session, Error> {
+        let now = self.clock.now();
+        let session = self.own(identity, id).await?;
         if !session.is_valid_at(now) {
             return Err(Error::SessionInactive);
         }
@@ -168,8 +191,9 @@ impl Sessions {
         Ok(self.store.sessions_of(identity, active_at).await?)
     }
 
-    /// Revokes one session (logout).
-    pub async fn revoke(&self, id: SessionId) -> Result<(), Error> {
+    /// Revokes `identity`'s session `id` (logout, or "sign out that device").
+    pub async fn revoke(&self, identity: IdentityId, id: SessionId) -> Result<(), Error> {
+        self.own(identity, id).await?;
         Ok(self.store.revoke_session(id).await?)
     }
 

@@ -37,6 +37,7 @@ on_every_store!(
     a_session_is_issued_with_its_token_once_and_checked,
     revoked_expired_and_disabled_sessions_are_inactive,
     highest_available_asks_for_the_second_factor_an_identity_has,
+    highest_available_follows_a_policy_that_requires_a_second_factor,
     sessions_extend_only_inside_the_window,
     sessions_are_listed_and_revoked_one_others_or_all,
     only_a_recent_authentication_is_privileged,
@@ -75,7 +76,7 @@ async fn a_session_is_issued_with_its_token_once_and_checked(store: Arc<dyn Stor
 async fn revoked_expired_and_disabled_sessions_are_inactive(store: Arc<dyn Store>) {
     let (clock, sessions, mut ada) = setup(&store).await;
     let revoked = sessions.issue(&ada, password_step(&clock), ClientInfo::default()).await.unwrap();
-    sessions.revoke(revoked.session.id).await.unwrap();
+    sessions.revoke(ada.id, revoked.session.id).await.unwrap();
     assert!(matches!(
         sessions.check(revoked.token.expose_secret(), RequiredAal::Aal1).await,
         Err(Error::SessionInactive)
@@ -135,13 +136,17 @@ async fn sessions_extend_only_inside_the_window(store: Arc<dyn Store>) {
     let ada = user(&store, &hasher(), "ada@example.com", "correct-horse-battery", clock.now()).await;
     let issued = sessions.issue(&ada, password_step(&clock), ClientInfo::default()).await.unwrap();
     clock.advance(Duration::hours(2));
-    assert_eq!(sessions.extend(issued.session.id).await.unwrap().expires_at, issued.session.expires_at, "too early");
+    assert_eq!(
+        sessions.extend(ada.id, issued.session.id).await.unwrap().expires_at,
+        issued.session.expires_at,
+        "too early"
+    );
     clock.advance(Duration::hours(21) + Duration::minutes(30));
-    let extended = sessions.extend(issued.session.id).await.unwrap();
+    let extended = sessions.extend(ada.id, issued.session.id).await.unwrap();
     assert_eq!(extended.expires_at, clock.now() + Duration::hours(24));
     sessions.check(issued.token.expose_secret(), RequiredAal::Aal1).await.unwrap();
-    sessions.revoke(issued.session.id).await.unwrap();
-    assert!(matches!(sessions.extend(issued.session.id).await, Err(Error::SessionInactive)));
+    sessions.revoke(ada.id, issued.session.id).await.unwrap();
+    assert!(matches!(sessions.extend(ada.id, issued.session.id).await, Err(Error::SessionInactive)));
 }
 
 async fn sessions_are_listed_and_revoked_one_others_or_all(store: Arc<dyn Store>) {
@@ -152,7 +157,12 @@ async fn sessions_are_listed_and_revoked_one_others_or_all(store: Arc<dyn Store>
         clock.advance(Duration::seconds(1));
     }
     assert_eq!(sessions.list(ada.id, true).await.unwrap().len(), 4);
-    sessions.revoke(issued[0].session.id).await.unwrap();
+    // Another identity can neither revoke nor extend them.
+    let mallory = user(&store, &hasher(), "mallory@example.com", "correct-horse-battery", clock.now()).await;
+    assert!(matches!(sessions.revoke(mallory.id, issued[1].session.id).await, Err(Error::Store(_))));
+    assert!(matches!(sessions.extend(mallory.id, issued[1].session.id).await, Err(Error::Store(_))));
+    assert_eq!(sessions.list(ada.id, true).await.unwrap().len(), 4);
+    sessions.revoke(ada.id, issued[0].session.id).await.unwrap();
     assert_eq!(sessions.list(ada.id, true).await.unwrap().len(), 3);
     assert_eq!(sessions.list(ada.id, false).await.unwrap().len(), 4);
     assert_eq!(sessions.revoke_others(ada.id, issued[3].session.id).await.unwrap(), 2);
@@ -172,4 +182,18 @@ async fn only_a_recent_authentication_is_privileged(store: Arc<dyn Store>) {
         AuthenticationMethod { method: CredentialType::Password, aal: AssuranceLevel::Aal1, completed_at: clock.now() };
     let refreshed = sessions.add_method(issued.session, again).await.unwrap();
     sessions.require_privileged(&refreshed).unwrap();
+}
+
+async fn highest_available_follows_a_policy_that_requires_a_second_factor(store: Arc<dyn Store>) {
+    let clock = clock();
+    let mut policy = identity_core::AuthenticationPolicy::default();
+    policy.secondary.require_totp = true;
+    let policies = identity_auth::Policies::new(policy, vec![]).unwrap();
+    let sessions =
+        Sessions::new(store.clone(), clock.clone(), SessionSettings::default()).unwrap().with_policies(policies);
+    let ada = user(&store, &hasher(), "ada@example.com", "correct-horse-battery", clock.now()).await;
+    let issued = sessions.issue(&ada, password_step(&clock), ClientInfo::default()).await.unwrap();
+    let token = issued.token.expose_secret();
+    assert!(matches!(sessions.check(token, RequiredAal::HighestAvailable).await, Err(Error::Aal2Required)));
+    sessions.check(token, RequiredAal::Aal1).await.unwrap();
 }

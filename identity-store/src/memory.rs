@@ -355,7 +355,7 @@ impl SessionStore for MemoryStore {
         let Some(old) = state.sessions.get(&session.id) else {
             return Err(Error::not_found("session", session.id));
         };
-        let (old_hash, was_active) = (old.token_hash, old.active);
+        let (old_hash, was_active, expires_at) = (old.token_hash, old.active, old.expires_at);
         if old_hash != session.token_hash {
             if state.session_hashes.contains_key(&session.token_hash) {
                 return Err(Error::conflict("session token", session.id.to_string()));
@@ -364,8 +364,9 @@ impl SessionStore for MemoryStore {
             state.session_hashes.insert(session.token_hash, session.id);
         }
         let mut stored = session.clone();
-        // A revoked session stays revoked, whatever the caller's copy says.
+        // A revoked session stays revoked and the expiry stays as extended, whatever the caller's copy says.
         stored.active &= was_active;
+        stored.expires_at = expires_at;
         state.sessions.insert(session.id, stored);
         Ok(())
     }

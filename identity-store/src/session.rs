@@ -28,7 +28,9 @@ pub trait SessionStore: Send + Sync {
     async fn sessions_of(&self, identity: IdentityId, active_at: Option<OffsetDateTime>)
     -> Result<Vec<Session>, Error>;
 
-    /// Replaces a stored session (a second factor added, a device recorded).
+    /// Replaces a stored session (a second factor added, a device recorded). Its expiry is left as stored (only
+    /// [`extend_session`](Self::extend_session) moves it, so a concurrent extension is never undone), and a
+    /// revoked session stays revoked.
     async fn update_session(&self, session: &Session) -> Result<(), Error>;
 
     /// Moves the session's expiry to `expires_at` and returns it.

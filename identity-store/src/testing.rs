@@ -799,8 +799,18 @@ pub async fn sessions_can_be_updated_extended_and_revoked(store: Arc<dyn Inspect
 
     let later = START + Duration::hours(48);
     let extended = store.extend_session(session.id, later).await.expect("extending the session");
-    assert_eq!(extended, Session { expires_at: later, ..upgraded }, "extending changed more than the expiry");
+    assert_eq!(extended, Session { expires_at: later, ..upgraded.clone() }, "extending changed more than the expiry");
     assert_eq!(store.session(session.id).await.expect("reading the session"), extended);
+
+    // A copy read before the extension does not undo it when written back.
+    let mut stale = upgraded.clone();
+    stale.devices.clear();
+    store.update_session(&stale).await.expect("writing a stale copy back");
+    assert_eq!(
+        store.session(session.id).await.expect("reading the session").expires_at,
+        later,
+        "the extension was lost"
+    );
 
     store.revoke_session(session.id).await.expect("revoking the session");
     assert!(!store.session(session.id).await.expect("reading the session").active, "a revoked session is active");

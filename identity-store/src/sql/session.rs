@@ -23,31 +23,35 @@ fn decode_session(row: &AnyRow) -> Result<Session, Error> {
 
 impl SqlStore {
     async fn write_session(&self, session: &Session, insert: bool) -> Result<(), Error> {
-        let sql = if insert {
-            "INSERT INTO sessions (id, identity_id, token_hash, active, issued_at, expires_at, document) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        let query = if insert {
+            sqlx::query(
+                "INSERT INTO sessions (id, identity_id, token_hash, active, issued_at, document, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
         } else {
-            // A revoked session stays revoked, whatever the caller's copy says.
-            "UPDATE sessions SET identity_id = $2, token_hash = $3, active = CASE WHEN active = 0 THEN 0 ELSE $4 END, \
-             issued_at = $5, expires_at = $6, document = $7 WHERE id = $1"
+            // A revoked session stays revoked, and the expiry stays as `extend_session` left it.
+            sqlx::query(
+                "UPDATE sessions SET identity_id = $2, token_hash = $3, \
+                 active = CASE WHEN active = 0 THEN 0 ELSE $4 END, issued_at = $5, document = $6 WHERE id = $1",
+            )
         };
-        let done = sqlx::query(sql)
+        let mut query = query
             .bind(session.id.to_string())
             .bind(session.identity_id.to_string())
             .bind(session.token_hash.as_bytes().to_vec())
             .bind(i64::from(session.active))
             .bind(micros(session.issued_at))
-            .bind(micros(session.expires_at))
-            .bind(to_document("session", session)?)
-            .execute(self.pool())
-            .await
-            .map_err(|e| {
-                map_write_error(
-                    e,
-                    || Error::conflict("session", session.id.to_string()),
-                    || Error::not_found("identity", session.identity_id),
-                )
-            })?;
+            .bind(to_document("session", session)?);
+        if insert {
+            query = query.bind(micros(session.expires_at));
+        }
+        let done = query.execute(self.pool()).await.map_err(|e| {
+            map_write_error(
+                e,
+                || Error::conflict("session", session.id.to_string()),
+                || Error::not_found("identity", session.identity_id),
+            )
+        })?;
         if done.rows_affected() == 0 {
             return Err(Error::not_found("session", session.id));
         }
