@@ -75,6 +75,23 @@ pub enum Error {
     #[error("please sign in again to do this")]
     ReauthenticationRequired,
 
+    // --- Self-service flows -----------------------------------------------------------------------------------
+    /// No flow of this kind with this id.
+    #[error("the flow does not exist")]
+    FlowNotFound,
+    /// The flow lapsed; start a new one (Kratos' `self_service_flow_expired`).
+    #[error("the flow expired; please start again")]
+    FlowExpired,
+    /// A browser flow was submitted without its CSRF token (Kratos' `security_csrf_violation`).
+    #[error("the request failed the CSRF check")]
+    CsrfViolation,
+    /// The flow does not offer the submitted method.
+    #[error("this flow does not offer that method; it offers {offered:?}")]
+    WrongFlowMethod {
+        /// The methods it offers.
+        offered: Vec<&'static str>,
+    },
+
     // --- TOTP and lookup codes -------------------------------------------------------------------------------
     /// The TOTP code is wrong, outside the allowed time window, or was already used.
     #[error("the TOTP code is invalid")]
@@ -249,6 +266,10 @@ impl Error {
             Error::SessionInactive => "session_inactive",
             Error::Aal2Required => "session_aal2_required",
             Error::ReauthenticationRequired => "session_refresh_required",
+            Error::FlowNotFound => "self_service_flow_not_found",
+            Error::FlowExpired => "self_service_flow_expired",
+            Error::CsrfViolation => "security_csrf_violation",
+            Error::WrongFlowMethod { .. } => "self_service_flow_method_invalid",
             Error::InvalidTotpCode => "invalid_totp_code",
             Error::InvalidLookupCode => "invalid_lookup_code",
             Error::InvalidTotpSetup { .. } => "invalid_totp_setup",

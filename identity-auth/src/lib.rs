@@ -23,6 +23,7 @@ mod cipher;
 mod courier;
 mod enrollment;
 mod error;
+mod flow;
 mod jwt_signer;
 mod lookup;
 mod password;
@@ -39,6 +40,7 @@ pub use cipher::{CipherKey, SecretCipher};
 pub use courier::{Courier, Message, MessageKind, RecordingCourier, Templates};
 pub use enrollment::{EnrollmentSettings, Enrollments, IssuedEnrollment};
 pub use error::Error;
+pub use flow::{CreatedFlow, Flow, FlowKind, FlowSettings, FlowType, Flows, LoadedFlow};
 pub use jwt_signer::{
     CLOCK_SKEW_LEEWAY, CompiledSigner, DEFAULT_CLAIMS_PROPERTY, IdentityMatch, JwtSigner, MAX_TOKEN_LENGTH, SignerKeys,
     VerifiedJwt,
