@@ -1,6 +1,7 @@
 //! What every self-service flow shares, on the memory and SQLite stores: creation, Kratos' JSON shape, CSRF for
 //! browser flows, expiry, unknown flows, methods, and saving progress.
 
+#[macro_use]
 mod support;
 
 use std::sync::Arc;
@@ -9,25 +10,7 @@ use identity_auth::{Error, FlowKind, FlowSettings, FlowType, Flows, NodeGroup, U
 use identity_core::time::Duration;
 use identity_core::{FlowId, TestClock};
 use identity_store::Store;
-use identity_store::sql::{SqlOptions, SqlStore};
 use support::*;
-
-async fn sqlite() -> Arc<dyn Store> {
-    let store = SqlStore::connect(&SqlOptions::new("sqlite::memory:")).await.unwrap();
-    store.migrate().await.unwrap();
-    Arc::new(store)
-}
-
-macro_rules! on_every_store {
-    ($($scenario:ident),* $(,)?) => {
-        mod memory {
-            $(#[tokio::test] async fn $scenario() { super::$scenario(super::store()).await })*
-        }
-        mod sqlite {
-            $(#[tokio::test] async fn $scenario() { super::$scenario(super::sqlite().await).await })*
-        }
-    };
-}
 
 on_every_store!(
     an_api_flow_has_kratos_shape_and_no_csrf,

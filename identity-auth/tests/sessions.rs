@@ -1,6 +1,7 @@
 //! Sessions on the memory and SQLite stores: issuing, the check with its assurance levels, extension, listing,
 //! revocation, and the privileged window.
 
+#[macro_use]
 mod support;
 
 use std::sync::Arc;
@@ -12,26 +13,7 @@ use identity_core::{
     TestClock,
 };
 use identity_store::Store;
-use identity_store::sql::{SqlOptions, SqlStore};
 use support::*;
-
-async fn sqlite() -> Arc<dyn Store> {
-    let store = SqlStore::connect(&SqlOptions::new("sqlite::memory:")).await.unwrap();
-    store.migrate().await.unwrap();
-    Arc::new(store)
-}
-
-/// Runs a scenario once on the memory store and once on SQLite.
-macro_rules! on_every_store {
-    ($($scenario:ident),* $(,)?) => {
-        mod memory {
-            $(#[tokio::test] async fn $scenario() { super::$scenario(super::store()).await })*
-        }
-        mod sqlite {
-            $(#[tokio::test] async fn $scenario() { super::$scenario(super::sqlite().await).await })*
-        }
-    };
-}
 
 on_every_store!(
     a_session_is_issued_with_its_token_once_and_checked,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use identity_auth::{Argon2Params, CertificateVerifier, HashAlgorithm, HasherConfig, PasswordHasher};
 use identity_core::time::OffsetDateTime;
 use identity_core::{Credential, CredentialConfig, Identity, PasswordConfig, SecretString, TestClock};
+use identity_store::sql::{SqlOptions, SqlStore};
 use identity_store::{MemoryStore, Store};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -17,6 +18,27 @@ pub type Ca = CertifiedIssuer<'static, KeyPair>;
 
 pub fn store() -> Arc<dyn Store> {
     Arc::new(MemoryStore::new())
+}
+
+/// An in-memory SQLite store, migrated.
+pub async fn sqlite() -> Arc<dyn Store> {
+    let store = SqlStore::connect(&SqlOptions::new("sqlite::memory:")).await.unwrap();
+    store.migrate().await.unwrap();
+    Arc::new(store)
+}
+
+/// Runs each scenario (an `async fn(Arc<dyn Store>)` of the test file) once on the memory store and once on
+/// SQLite.
+#[allow(unused_macros)]
+macro_rules! on_every_store {
+    ($($scenario:ident),* $(,)?) => {
+        mod memory {
+            $(#[tokio::test] async fn $scenario() { super::$scenario(super::store()).await })*
+        }
+        mod sqlite {
+            $(#[tokio::test] async fn $scenario() { super::$scenario(super::sqlite().await).await })*
+        }
+    };
 }
 
 /// 2040-06-01: inside the test certificates' validity.
