@@ -3,6 +3,7 @@
 //! after the identity's authentication policy and its lockout counters were applied. Second factors (TOTP,
 //! backup codes) have their own calls, which also update the stored credential.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use identity_core::time::{Duration, OffsetDateTime};
@@ -18,6 +19,7 @@ use crate::jwt_signer::{CompiledSigner, IdentityMatch};
 use crate::lookup::LookupSecrets;
 use crate::password::{PasswordHasher, Verification};
 use crate::policy::Policies;
+use crate::throttle::{RateLimit, Throttle};
 use crate::totp::TotpVerifier;
 
 /// A first factor as a client presents it.
@@ -64,6 +66,7 @@ pub struct Authenticator {
     clock: Arc<dyn Clock>,
     hasher: Arc<PasswordHasher>,
     policies: Policies,
+    throttle: Throttle,
     certificates: Option<CertificateVerifier>,
     signers: Vec<CompiledSigner>,
     totp: Option<TotpVerifier>,
@@ -77,9 +80,11 @@ impl std::fmt::Debug for Authenticator {
 }
 
 impl Authenticator {
-    /// An authenticator with passwords only, under the default policy. Add the rest with the `with_` methods.
+    /// An authenticator with passwords only, under the default policy, limiting failures per client address to
+    /// [`RateLimit::default`]. Add the rest with the `with_` methods.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, hasher: Arc<PasswordHasher>) -> Self {
         Self {
+            throttle: Throttle::new(store.clone(), Some(RateLimit::default())),
             store,
             clock,
             hasher,
@@ -94,6 +99,13 @@ impl Authenticator {
     /// Sets the policies in force (the default one applies until this is called).
     pub fn with_policies(mut self, policies: Policies) -> Self {
         self.policies = policies;
+        self
+    }
+
+    /// Sets how many failures one client address may make (`None`: no limit per address). Identifiers and
+    /// identities are limited by the authentication policies.
+    pub fn with_address_limit(mut self, limit: Option<RateLimit>) -> Self {
+        self.throttle = Throttle::new(self.store.clone(), limit);
         self
     }
 
@@ -126,13 +138,29 @@ impl Authenticator {
         self.policies.of(identity)
     }
 
-    /// Checks a first factor. Wrong identifiers and wrong secrets fail alike ([`Error::InvalidCredentials`],
-    /// after the same work); a disabled identity never authenticates; the policy decides which methods count.
+    /// Checks a first factor from an unknown client address; see [`authenticate_from`](Self::authenticate_from).
     pub async fn authenticate(&self, presentation: Presentation) -> Result<Authenticated, Error> {
+        self.authenticate_from(presentation, None).await
+    }
+
+    /// Checks a first factor presented from `client`. Wrong identifiers and wrong secrets fail alike
+    /// ([`Error::InvalidCredentials`], after the same work); a disabled identity never authenticates; the policy
+    /// decides which methods count. Password guesses are limited per identifier (the default policy's limit),
+    /// per identity (its own policy's) and per client address, with [`Error::RateLimited`] before any hashing.
+    pub async fn authenticate_from(
+        &self,
+        presentation: Presentation,
+        client: Option<IpAddr>,
+    ) -> Result<Authenticated, Error> {
         let now = self.clock.now();
         let (identity, method) = match presentation {
             Presentation::Password { identifier, password } => {
-                (self.check_password(&identifier, password, now).await?, CredentialType::Password)
+                self.throttle.check_address(client, now).await?;
+                let checked = self.check_password(&identifier, password, now).await;
+                if matches!(checked, Err(Error::InvalidCredentials)) {
+                    self.throttle.address_failed(client, now).await?;
+                }
+                (checked?, CredentialType::Password)
             }
             Presentation::Certificate { certificate, intermediates } => {
                 (self.check_certificate(&certificate, &intermediates, now).await?, CredentialType::X509)
@@ -182,9 +210,11 @@ impl Authenticator {
         // lockout does not tell which accounts do; the identity's own counter (across all its identifiers)
         // follows its policy.
         let identifier_key = format!("login:password:{}", normalize_identifier(CredentialType::Password, identifier));
-        self.count_attempt(&identifier_key, self.policies.default_policy(), now).await?;
+        let default_limit = RateLimit::of_policy(self.policies.default_policy());
+        self.throttle.count_attempt(&identifier_key, default_limit, now).await?;
         if let Some(identity) = &identity {
-            self.count_attempt(&format!("login:identity:{}", identity.id), self.policy_of(identity), now).await?;
+            let limit = RateLimit::of_policy(self.policy_of(identity));
+            self.throttle.count_attempt(&format!("login:identity:{}", identity.id), limit, now).await?;
         }
         let hash = identity.as_ref().and_then(|identity| match identity.credentials.get(CredentialType::Password) {
             Some(credential) => match &credential.config {
@@ -201,8 +231,8 @@ impl Authenticator {
         if !self.policy_of(&identity).allows_primary(CredentialType::Password) {
             return Err(Error::InvalidCredentials);
         }
-        self.store.reset_failures(&identifier_key).await?;
-        self.store.reset_failures(&format!("login:identity:{}", identity.id)).await?;
+        self.throttle.reset(&identifier_key).await?;
+        self.throttle.reset(&format!("login:identity:{}", identity.id)).await?;
         if rehash && let Ok(fresh) = self.hasher.hash_async(password).await {
             // Best effort: the login succeeded whatever happens to the upgrade.
             let verified =
@@ -227,17 +257,6 @@ impl Authenticator {
             }
         }
         Ok(identity)
-    }
-
-    /// Counts an attempt under `key` and refuses it once `policy`'s maximum is passed within its lockout window.
-    async fn count_attempt(&self, key: &str, policy: &AuthenticationPolicy, now: OffsetDateTime) -> Result<(), Error> {
-        let rules = policy.primary.password;
-        let Some(max) = rules.max_attempts else { return Ok(()) };
-        let lockout = Duration::minutes(i64::from(rules.lockout_duration_minutes.max(1)));
-        if self.store.record_failure(key, lockout, now).await? > u64::from(max) {
-            return Err(Error::LockedOut { retry_after: lockout });
-        }
-        Ok(())
     }
 
     async fn check_certificate(
@@ -314,22 +333,45 @@ impl Authenticator {
         Err(last_error)
     }
 
-    /// Completes a TOTP second factor for `identity`: checks `code`, claims its time step atomically in the store
-    /// (so two concurrent requests cannot both use it), and stores the step as the last used one.
+    /// Completes a TOTP second factor for `identity` from an unknown client address; see
+    /// [`verify_totp_from`](Self::verify_totp_from).
     pub async fn verify_totp(&self, identity: IdentityId, code: &str) -> Result<AuthenticationMethod, Error> {
+        self.verify_totp_from(identity, code, None).await
+    }
+
+    /// Completes a TOTP second factor for `identity`, presented from `client`: checks `code`, claims its time step
+    /// atomically in the store (so two concurrent requests cannot both use it), and stores the step as the last
+    /// used one. Guesses are limited per identity and per client address.
+    pub async fn verify_totp_from(
+        &self,
+        identity: IdentityId,
+        code: &str,
+        client: Option<IpAddr>,
+    ) -> Result<AuthenticationMethod, Error> {
         let totp = self.totp.as_ref().ok_or(Error::MethodNotAllowed { method: "totp" })?;
         let now = self.clock.now();
-        let mut stored = self.second_factor_subject(identity, now).await?;
+        let stored = self.second_factor_subject(identity, client, now).await?;
+        let checked = self.check_totp(totp, stored, code, now).await;
+        self.second_factor_outcome(identity, client, now, checked).await
+    }
+
+    async fn check_totp(
+        &self,
+        totp: &TotpVerifier,
+        mut stored: Identity,
+        code: &str,
+        now: OffsetDateTime,
+    ) -> Result<AuthenticationMethod, Error> {
+        let identity = stored.id;
         let credential = stored.credentials.get_mut(CredentialType::Totp).ok_or(Error::InvalidTotpCode)?;
         let CredentialConfig::Totp(config) = &mut credential.config else { return Err(Error::InvalidTotpCode) };
         let period = Duration::seconds(i64::from(config.period_seconds));
         let step = totp.verify(identity, config, code, now)?;
         // A code stays valid for 2·skew+1 steps; the claim outlives that, so no replay fits in between.
         let window = period * (2 * i32::from(totp.skew()) + 2);
-        if !claim_once(self.store.as_ref(), &format!("totp-step:{identity}:{step}"), window, now).await? {
+        if !self.throttle.claim_once(&format!("totp-step:{identity}:{step}"), window, now).await? {
             return Err(Error::InvalidTotpCode);
         }
-        self.store.reset_failures(&format!("second-factor:{identity}")).await?;
         let secret = config.secret.clone();
         update_identity(self.store.as_ref(), identity, now, |fresh| {
             if !fresh.is_active() {
@@ -355,7 +397,7 @@ impl Authenticator {
     /// identity's policy requires, and name this identity.
     pub async fn verify_external_jwt(&self, identity: IdentityId, token: &str) -> Result<AuthenticationMethod, Error> {
         let now = self.clock.now();
-        let stored = self.second_factor_subject(identity, now).await?;
+        let stored = self.second_factor_subject(identity, None, now).await?;
         let required = self.policy_of(&stored).secondary.require_ext_jwt_signer;
         let required = required.ok_or(Error::MethodNotAllowed { method: "ext_jwt" })?;
         let signer = self.signers.iter().find(|signer| signer.signer().id == required);
@@ -367,19 +409,43 @@ impl Authenticator {
         if !names_identity {
             return Err(Error::InvalidCredentials);
         }
-        self.store.reset_failures(&format!("second-factor:{identity}")).await?;
+        self.throttle.reset(&format!("second-factor:{identity}")).await?;
         Ok(AuthenticationMethod { method: CredentialType::ExtJwt, aal: AssuranceLevel::Aal2, completed_at: now })
     }
 
-    /// Completes a backup-code second factor for `identity`, marking the code used; returns how many remain.
+    /// Completes a backup-code second factor for `identity` from an unknown client address; see
+    /// [`use_lookup_code_from`](Self::use_lookup_code_from).
     pub async fn use_lookup_code(
         &self,
         identity: IdentityId,
         code: &str,
     ) -> Result<(AuthenticationMethod, usize), Error> {
+        self.use_lookup_code_from(identity, code, None).await
+    }
+
+    /// Completes a backup-code second factor for `identity`, presented from `client`, marking the code used;
+    /// returns how many remain. Guesses are limited per identity and per client address.
+    pub async fn use_lookup_code_from(
+        &self,
+        identity: IdentityId,
+        code: &str,
+        client: Option<IpAddr>,
+    ) -> Result<(AuthenticationMethod, usize), Error> {
         let lookup = self.lookup.as_ref().ok_or(Error::MethodNotAllowed { method: "lookup_secret" })?;
         let now = self.clock.now();
-        let mut stored = self.second_factor_subject(identity, now).await?;
+        let stored = self.second_factor_subject(identity, client, now).await?;
+        let checked = self.check_lookup_code(lookup, stored, code, now).await;
+        self.second_factor_outcome(identity, client, now, checked).await
+    }
+
+    async fn check_lookup_code(
+        &self,
+        lookup: &LookupSecrets,
+        mut stored: Identity,
+        code: &str,
+        now: OffsetDateTime,
+    ) -> Result<(AuthenticationMethod, usize), Error> {
+        let identity = stored.id;
         let credential = stored.credentials.get_mut(CredentialType::LookupSecret).ok_or(Error::InvalidLookupCode)?;
         let CredentialConfig::LookupSecret(config) = &mut credential.config else {
             return Err(Error::InvalidLookupCode);
@@ -389,10 +455,9 @@ impl Authenticator {
         let claim = format!("lookup-code:{identity}:{}", hash.to_hex());
         // A used code is marked in the credential; the claim covers concurrent requests, and lasts long enough
         // that no stale write of the credential could make the code usable again.
-        if !claim_once(self.store.as_ref(), &claim, Duration::days(400), now).await? {
+        if !self.throttle.claim_once(&claim, Duration::days(400), now).await? {
             return Err(Error::InvalidLookupCode);
         }
-        self.store.reset_failures(&format!("second-factor:{identity}")).await?;
         update_identity(self.store.as_ref(), identity, now, |fresh| {
             if !fresh.is_active() {
                 return Err(Error::IdentityDisabled);
@@ -417,15 +482,38 @@ impl Authenticator {
 }
 
 impl Authenticator {
-    /// The identity a second factor is for: active, and not locked out of second factors. Counts the attempt,
-    /// under the identity's policy, so codes cannot be guessed without limit.
-    async fn second_factor_subject(&self, identity: IdentityId, now: OffsetDateTime) -> Result<Identity, Error> {
+    /// The identity a second factor is for: active, and not rate limited. Counts the attempt, under the
+    /// identity's policy, so codes cannot be guessed without limit.
+    async fn second_factor_subject(
+        &self,
+        identity: IdentityId,
+        client: Option<IpAddr>,
+        now: OffsetDateTime,
+    ) -> Result<Identity, Error> {
         let stored = self.store.identity(identity).await?;
         if !stored.is_active() {
             return Err(Error::IdentityDisabled);
         }
-        self.count_attempt(&format!("second-factor:{identity}"), self.policy_of(&stored), now).await?;
+        self.throttle.check_address(client, now).await?;
+        let limit = RateLimit::of_policy(self.policy_of(&stored));
+        self.throttle.count_attempt(&format!("second-factor:{identity}"), limit, now).await?;
         Ok(stored)
+    }
+
+    /// Forgets the identity's counted attempts after a success; counts a failure against the client's address.
+    async fn second_factor_outcome<T>(
+        &self,
+        identity: IdentityId,
+        client: Option<IpAddr>,
+        now: OffsetDateTime,
+        checked: Result<T, Error>,
+    ) -> Result<T, Error> {
+        match &checked {
+            Ok(_) => self.throttle.reset(&format!("second-factor:{identity}")).await?,
+            Err(Error::InvalidTotpCode | Error::InvalidLookupCode) => self.throttle.address_failed(client, now).await?,
+            Err(_) => {}
+        }
+        checked
     }
 }
 
@@ -476,10 +564,4 @@ fn unverified_issuer(token: &str) -> Result<String, Error> {
         .map_err(|_| malformed("the payload is not base64url"))?;
     let claims: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| malformed("the payload is not JSON"))?;
     claims.get("iss").and_then(serde_json::Value::as_str).map(str::to_owned).ok_or_else(|| malformed("no `iss` claim"))
-}
-
-/// Claims `key` once: of any number of concurrent callers, across replicas, exactly one gets `true` until the
-/// window closes. The store's atomic failure counter serves as the claim (the first increment sees 1).
-async fn claim_once(store: &dyn Store, key: &str, window: Duration, now: OffsetDateTime) -> Result<bool, Error> {
-    Ok(store.record_failure(key, window, now).await? == 1)
 }

@@ -51,10 +51,11 @@ pub enum Error {
     /// The identity is disabled.
     #[error("the identity is disabled")]
     IdentityDisabled,
-    /// Too many failed attempts; try again after the lockout.
+    /// Too many failed attempts for this identifier, identity or client address; refused before any secret was
+    /// checked. Try again after `retry_after` (an HTTP `Retry-After`).
     #[error("too many failed attempts; try again in {} seconds", retry_after.whole_seconds())]
-    LockedOut {
-        /// How long until the next attempt is allowed.
+    RateLimited {
+        /// How long until attempts are counted afresh.
         retry_after: identity_core::time::Duration,
     },
     /// The identity's authentication policy does not allow this method.
@@ -261,7 +262,7 @@ impl Error {
             Error::InvalidHasherConfig { .. } => "invalid_hasher_config",
             Error::InvalidCredentials => "invalid_credentials",
             Error::IdentityDisabled => "identity_disabled",
-            Error::LockedOut { .. } => "locked_out",
+            Error::RateLimited { .. } => "rate_limited",
             Error::MethodNotAllowed { .. } => "method_not_allowed",
             Error::SessionInactive => "session_inactive",
             Error::Aal2Required => "session_aal2_required",

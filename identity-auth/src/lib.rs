@@ -29,6 +29,7 @@ mod lookup;
 mod password;
 mod policy;
 mod session;
+mod throttle;
 mod token;
 mod totp;
 mod ui;
@@ -52,6 +53,7 @@ pub use password::{
 };
 pub use policy::Policies;
 pub use session::{ClientInfo, IssuedSession, RequiredAal, SessionSettings, Sessions, has_second_factor};
+pub use throttle::RateLimit;
 pub use token::{hash_code, hash_token, random_bytes, random_code, random_token};
 pub use totp::{TotpEnrollment, TotpSettings, TotpVerifier};
 pub use ui::{InputAttributes, NodeGroup, NodeMeta, NodeType, TextType, UiContainer, UiNode, UiText};

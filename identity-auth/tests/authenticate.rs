@@ -59,14 +59,14 @@ async fn repeated_failures_lock_out_until_the_window_passes() {
         ));
     }
     let locked = authenticator.authenticate(password("ada@example.com", "correct-horse-battery")).await;
-    assert!(matches!(locked, Err(Error::LockedOut { .. })), "{locked:?}");
+    assert!(matches!(locked, Err(Error::RateLimited { .. })), "{locked:?}");
     // Unknown accounts lock out the same way, so lockout does not reveal which exist.
     for _ in 0..3 {
         let _ = authenticator.authenticate(password("ghost@example.com", "nope")).await;
     }
     assert!(matches!(
         authenticator.authenticate(password("ghost@example.com", "x")).await,
-        Err(Error::LockedOut { .. })
+        Err(Error::RateLimited { .. })
     ));
     clock.advance(Duration::minutes(11));
     assert!(authenticator.authenticate(password("ada@example.com", "correct-horse-battery")).await.is_ok());
@@ -360,7 +360,7 @@ async fn second_factors_are_limited_and_refused_for_disabled_identities() {
     }
     let app = totp_rs::Totp::from_url(enrollment.uri.expose_secret()).unwrap();
     let right = app.generate(clock.now().unix_timestamp() as u64).to_string();
-    assert!(matches!(authenticator.verify_totp(ada.id, &right).await, Err(Error::LockedOut { .. })));
+    assert!(matches!(authenticator.verify_totp(ada.id, &right).await, Err(Error::RateLimited { .. })));
 
     clock.advance(Duration::minutes(20));
     ada = store.identity(ada.id).await.unwrap();

@@ -4,7 +4,8 @@
 use async_trait::async_trait;
 use identity_core::time::OffsetDateTime;
 use identity_core::{
-    CertificateFingerprint, CredentialConfig, CredentialType, Identity, IdentityId, OrganizationId, RoleAttribute,
+    AddressVia, CertificateFingerprint, CredentialConfig, CredentialType, Identity, IdentityId, OrganizationId,
+    RoleAttribute,
 };
 
 use crate::error::Error;
@@ -29,7 +30,8 @@ pub struct IdentityFilter {
 ///
 /// Invariants every implementation keeps:
 /// - a login identifier (see [`login_identifiers`]) belongs to at most one identity, also under concurrent
-///   writes; the loser gets [`Error::Conflict`] naming the identifier, and nothing of its write is kept;
+///   writes; the loser gets [`Error::Conflict`] naming the identifier, and nothing of its write is kept; so do
+///   recovery addresses and verifiable addresses (each kind on its own, as in Kratos);
 /// - an external id belongs to at most one identity;
 /// - creating an identity, and updating one together with the identifiers its credentials imply, are atomic;
 /// - deleting an identity removes, in one transaction, its credentials, enrollments, sessions, one-time codes,
@@ -49,6 +51,9 @@ pub trait IdentityStore: Send + Sync {
         kind: CredentialType,
         identifier: &str,
     ) -> Result<Option<Identity>, Error>;
+
+    /// The identity with this recovery or verifiable `address` (normalised as [`normalize_address`] does).
+    async fn find_identity_by_address(&self, kind: AddressKind, address: &str) -> Result<Option<Identity>, Error>;
 
     /// The identity with this external id.
     async fn find_identity_by_external_id(&self, external_id: &str) -> Result<Option<Identity>, Error>;
@@ -83,6 +88,50 @@ pub trait IdentityStore: Send + Sync {
 
     /// Deletes the identity and everything that belongs to it.
     async fn delete_identity(&self, id: IdentityId) -> Result<(), Error>;
+}
+
+/// Which of an identity's addresses a lookup is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AddressKind {
+    /// Addresses account recovery may be sent to.
+    Recovery,
+    /// Addresses the identity can verify.
+    Verifiable,
+}
+
+impl AddressKind {
+    /// The key kind the store indexes these addresses under (never a credential type's name).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AddressKind::Recovery => "recovery_address",
+            AddressKind::Verifiable => "verifiable_address",
+        }
+    }
+}
+
+/// Normalises an address typed by a person the way addresses are stored: an email (anything with `@`) trimmed
+/// and lower-cased, otherwise a phone number reduced to `+` and digits.
+pub fn normalize_address(address: &str) -> String {
+    let via = if address.contains('@') { AddressVia::Email } else { AddressVia::Sms };
+    via.normalize(address)
+}
+
+/// Every unique key the store indexes for `identity`: its login identifiers under their credential type's name,
+/// and its recovery and verifiable addresses under [`AddressKind::as_str`]; sorted, without duplicates.
+pub fn unique_keys(identity: &Identity) -> Vec<(&'static str, String)> {
+    let mut keys: Vec<(&'static str, String)> =
+        login_identifiers(identity).into_iter().map(|(kind, identifier)| (kind.as_str(), identifier)).collect();
+    let recovery = identity.recovery_addresses.iter().map(|address| (AddressKind::Recovery, &address.value));
+    let verifiable = identity.verifiable_addresses.iter().map(|address| (AddressKind::Verifiable, &address.value));
+    for (kind, value) in recovery.chain(verifiable) {
+        let normalized = normalize_address(value);
+        if !normalized.is_empty() {
+            keys.push((kind.as_str(), normalized));
+        }
+    }
+    keys.sort();
+    keys.dedup();
+    keys
 }
 
 /// Whether identifiers of `kind` are unique login keys. Second factors (TOTP, lookup codes) are not: their
@@ -131,7 +180,7 @@ pub fn login_identifiers(identity: &Identity) -> Vec<(CredentialType, String)> {
 /// plaintext secrets from an import (see [`Credential::has_unsealed_import`](identity_core::Credential)).
 pub fn check_identity(identity: &Identity) -> Result<(), Error> {
     // NUL cannot be stored in a PostgreSQL text column; refusing it everywhere keeps the backends alike.
-    let keys = login_identifiers(identity);
+    let keys = unique_keys(identity);
     if keys.iter().any(|(_, identifier)| identifier.contains('\0'))
         || identity.external_id.as_deref().is_some_and(|id| id.contains('\0'))
     {
@@ -169,9 +218,12 @@ pub(crate) fn version_conflict(identity: IdentityId) -> Error {
     Error::conflict("identity version", identity.to_string())
 }
 
-/// The [`Error::Conflict`] for an identifier that is taken.
-pub(crate) fn identifier_conflict(kind: CredentialType, identifier: &str) -> Error {
-    Error::conflict(format!("{kind} identifier"), identifier)
+/// The [`Error::Conflict`] for a unique key (see [`unique_keys`]) that is taken.
+pub(crate) fn key_conflict(kind: &str, value: &str) -> Error {
+    match kind.strip_suffix("_address") {
+        Some(address) => Error::conflict(format!("{address} address"), value),
+        None => Error::conflict(format!("{kind} identifier"), value),
+    }
 }
 
 #[cfg(test)]

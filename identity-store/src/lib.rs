@@ -42,15 +42,15 @@ pub use enrollment::EnrollmentStore;
 pub use error::Error;
 pub use flow::{FlowRecord, FlowStore};
 pub use identity::{
-    IdentityFilter, IdentityStore, MAX_DOCUMENT_BYTES, check_identity, is_case_sensitive, is_login_credential,
-    login_identifiers, normalize_identifier,
+    AddressKind, IdentityFilter, IdentityStore, MAX_DOCUMENT_BYTES, check_identity, is_case_sensitive,
+    is_login_credential, login_identifiers, normalize_address, normalize_identifier, unique_keys,
 };
 pub use memory::MemoryStore;
 pub use oauth2::{ClientRecord, OAuth2Store, TokenKind, TokenRecord};
 pub use page::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest, PageToken};
 pub use rbac::RbacStore;
 pub use session::SessionStore;
-pub use throttle::ThrottleStore;
+pub use throttle::{Failures, ThrottleStore};
 
 /// Everything a backend stores: one object implementing every aggregate's trait. Servers hold an
 /// `Arc<dyn Store>` chosen at run time from configuration, and hand narrower views (`Arc<dyn SessionStore>`)

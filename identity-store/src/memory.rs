@@ -17,14 +17,14 @@ use crate::enrollment::EnrollmentStore;
 use crate::error::Error;
 use crate::flow::{FlowRecord, FlowStore};
 use crate::identity::{
-    IdentityFilter, IdentityStore, check_identity, identifier_conflict, is_login_credential, login_identifiers,
-    normalize_identifier, version_conflict,
+    AddressKind, IdentityFilter, IdentityStore, check_identity, is_login_credential, key_conflict, normalize_address,
+    normalize_identifier, unique_keys, version_conflict,
 };
 use crate::oauth2::{ClientRecord, OAuth2Store, TokenRecord};
 use crate::page::{Page, PageRequest, PageToken};
 use crate::rbac::RbacStore;
 use crate::session::SessionStore;
-use crate::throttle::ThrottleStore;
+use crate::throttle::{Failures, ThrottleStore};
 
 /// A store that keeps everything in memory, for tests, demos and embedders that persist elsewhere.
 #[derive(Debug, Default)]
@@ -35,7 +35,8 @@ pub struct MemoryStore {
 #[derive(Debug, Default)]
 struct State {
     identities: BTreeMap<IdentityId, Identity>,
-    identifiers: HashMap<(CredentialType, String), IdentityId>,
+    /// Unique keys (see [`unique_keys`]): identifiers and addresses, by kind name.
+    identifiers: HashMap<(&'static str, String), IdentityId>,
     external_ids: HashMap<String, IdentityId>,
     sessions: HashMap<SessionId, Session>,
     session_hashes: HashMap<TokenHash, SessionId>,
@@ -91,7 +92,7 @@ impl State {
             CredentialType::ALL
                 .into_iter()
                 .filter(|kind| is_login_credential(*kind))
-                .filter_map(|kind| self.identifiers.get(&(kind, normalize_identifier(kind, wanted))).copied())
+                .filter_map(|kind| self.identifiers.get(&(kind.as_str(), normalize_identifier(kind, wanted))).copied())
                 .collect(),
         )
     }
@@ -112,7 +113,7 @@ impl State {
     }
 
     /// Checks that `identity` may hold its identifiers and external id (those it already holds are fine).
-    fn check_unique(&self, identity: &Identity, keys: &[(CredentialType, String)]) -> Result<(), Error> {
+    fn check_unique(&self, identity: &Identity, keys: &[(&'static str, String)]) -> Result<(), Error> {
         if let Some(external_id) = &identity.external_id
             && self.external_ids.get(external_id).is_some_and(|owner| *owner != identity.id)
         {
@@ -120,13 +121,13 @@ impl State {
         }
         for key in keys {
             if self.identifiers.get(key).is_some_and(|owner| *owner != identity.id) {
-                return Err(identifier_conflict(key.0, &key.1));
+                return Err(key_conflict(key.0, &key.1));
             }
         }
         Ok(())
     }
 
-    fn index(&mut self, identity: &Identity, keys: Vec<(CredentialType, String)>) {
+    fn index(&mut self, identity: &Identity, keys: Vec<(&'static str, String)>) {
         for key in keys {
             self.identifiers.insert(key, identity.id);
         }
@@ -136,7 +137,7 @@ impl State {
     }
 
     fn unindex(&mut self, identity: &Identity) {
-        for key in login_identifiers(identity) {
+        for key in unique_keys(identity) {
             self.identifiers.remove(&key);
         }
         if let Some(external_id) = &identity.external_id {
@@ -154,7 +155,7 @@ impl State {
         if expected.is_some_and(|expected| micros(old.updated_at) != micros(expected)) {
             return Err(version_conflict(identity.id));
         }
-        let keys = login_identifiers(identity);
+        let keys = unique_keys(identity);
         self.check_unique(identity, &keys)?;
         self.unindex(&old);
         self.index(identity, keys);
@@ -222,7 +223,7 @@ fn later_of(now: OffsetDateTime, window: Duration) -> OffsetDateTime {
 impl IdentityStore for MemoryStore {
     async fn create_identity(&self, identity: &Identity) -> Result<(), Error> {
         check_identity(identity)?;
-        let keys = login_identifiers(identity);
+        let keys = unique_keys(identity);
         let mut state = self.write();
         if state.identities.contains_key(&identity.id) {
             return Err(Error::conflict("identity id", identity.id.to_string()));
@@ -243,7 +244,13 @@ impl IdentityStore for MemoryStore {
         identifier: &str,
     ) -> Result<Option<Identity>, Error> {
         let state = self.read();
-        let owner = state.identifiers.get(&(kind, normalize_identifier(kind, identifier)));
+        let owner = state.identifiers.get(&(kind.as_str(), normalize_identifier(kind, identifier)));
+        Ok(owner.and_then(|id| state.identities.get(id)).cloned())
+    }
+
+    async fn find_identity_by_address(&self, kind: AddressKind, address: &str) -> Result<Option<Identity>, Error> {
+        let state = self.read();
+        let owner = state.identifiers.get(&(kind.as_str(), normalize_address(address)));
         Ok(owner.and_then(|id| state.identities.get(id)).cloned())
     }
 
@@ -585,7 +592,7 @@ impl CodeStore for MemoryStore {
 
 #[async_trait]
 impl ThrottleStore for MemoryStore {
-    async fn record_failure(&self, key: &str, window: Duration, now: OffsetDateTime) -> Result<u64, Error> {
+    async fn record_failure(&self, key: &str, window: Duration, now: OffsetDateTime) -> Result<Failures, Error> {
         let mut state = self.write();
         let counter = state
             .counters
@@ -595,12 +602,14 @@ impl ThrottleStore for MemoryStore {
             *counter = Counter { count: 0, window_end: later_of(now, window) };
         }
         counter.count += 1;
-        Ok(counter.count)
+        Ok(Failures { count: counter.count, window_end: counter.window_end })
     }
 
-    async fn failures(&self, key: &str, now: OffsetDateTime) -> Result<u64, Error> {
+    async fn failures(&self, key: &str, now: OffsetDateTime) -> Result<Failures, Error> {
         let state = self.read();
-        Ok(state.counters.get(key).filter(|c| c.window_end > now).map_or(0, |c| c.count))
+        let open = state.counters.get(key).filter(|c| c.window_end > now);
+        Ok(open
+            .map_or(Failures { count: 0, window_end: now }, |c| Failures { count: c.count, window_end: c.window_end }))
     }
 
     async fn reset_failures(&self, key: &str) -> Result<(), Error> {

@@ -34,8 +34,8 @@ use serde_json::json;
 
 // The store traits' methods need no import: they are the supertraits of `dyn Inspect`.
 use crate::{
-    ClientRecord, CodePurpose, Error, FlowRecord, IdentityFilter, MAX_DOCUMENT_BYTES, MAX_PAGE_SIZE, OneTimeCode,
-    PageRequest, PageToken, TokenKind, TokenRecord,
+    AddressKind, ClientRecord, CodePurpose, Error, FlowRecord, IdentityFilter, MAX_DOCUMENT_BYTES, MAX_PAGE_SIZE,
+    OneTimeCode, PageRequest, PageToken, TokenKind, TokenRecord,
 };
 
 /// A backend under test: a Store plus a way to see leftovers.
@@ -65,6 +65,7 @@ macro_rules! conformance_tests {
             a_taken_external_id_is_a_conflict,
             updating_into_another_identitys_identifier_is_a_conflict_and_changes_nothing,
             changing_an_email_frees_the_old_identifier,
+            identities_are_found_by_address_and_addresses_are_unique,
             concurrent_creations_of_one_email_create_one_identity,
             identities_are_listed_in_pages_ordered_by_id,
             page_sizes_outside_the_limits_are_invalid,
@@ -542,6 +543,43 @@ pub async fn changing_an_email_frees_the_old_identifier(store: Arc<dyn Inspect>)
     let newcomer = identity_with_email("ada@old.example");
     store.create_identity(&newcomer).await.expect("creating another identity with the freed email");
     assert_eq!(find_by_email(&*store, "ada@old.example").await, Some(newcomer.id));
+}
+
+/// Recovery and verifiable addresses are found by their owner, however they are typed; each belongs to one
+/// identity (a second one is a conflict naming the address), and a removed address is free again.
+pub async fn identities_are_found_by_address_and_addresses_are_unique(store: Arc<dyn Inspect>) {
+    let mut ada = identity_with_email("ada@example.com");
+    ada.recovery_addresses
+        .push(RecoveryAddress::new("Ada.Recovery@Example.com", AddressVia::Email, START).expect("address"));
+    ada.verifiable_addresses
+        .push(VerifiableAddress::new("+1 (415) 555-0100", AddressVia::Sms, START).expect("address"));
+    create(&*store, &ada).await;
+    let found = |kind, address: &'static str| {
+        let store = store.clone();
+        async move { store.find_identity_by_address(kind, address).await.expect("finding by address").map(|i| i.id) }
+    };
+    assert_eq!(found(AddressKind::Recovery, " ada.recovery@EXAMPLE.com ").await, Some(ada.id));
+    assert_eq!(found(AddressKind::Verifiable, "+14155550100").await, Some(ada.id));
+    assert_eq!(found(AddressKind::Verifiable, "ada.recovery@example.com").await, None, "kinds are kept apart");
+    assert_eq!(found(AddressKind::Recovery, "nobody@example.com").await, None);
+
+    let mut twin = identity_with_email("twin@example.com");
+    twin.recovery_addresses
+        .push(RecoveryAddress::new("ada.recovery@example.com", AddressVia::Email, START).expect("address"));
+    let refused = store.create_identity(&twin).await;
+    assert!(
+        matches!(&refused, Err(Error::Conflict { field, value }) if field == "recovery address" && value == "ada.recovery@example.com"),
+        "taking ada's recovery address: {refused:?}"
+    );
+    assert_eq!(find_by_email(&*store, "twin@example.com").await, None, "the refused identity was stored");
+
+    let mut moved = ada.clone();
+    moved.recovery_addresses.clear();
+    moved.updated_at = START + Duration::hours(1);
+    store.update_identity(&moved).await.expect("removing ada's recovery address");
+    assert_eq!(found(AddressKind::Recovery, "ada.recovery@example.com").await, None, "a removed address is found");
+    store.create_identity(&twin).await.expect("taking the freed address");
+    assert_eq!(found(AddressKind::Recovery, "ada.recovery@example.com").await, Some(twin.id));
 }
 
 /// 50 tasks creating 50 identities with one email at the same instant: exactly one succeeds, the others get a
@@ -1187,16 +1225,19 @@ pub async fn a_code_needs_an_existing_identity(store: Arc<dyn Inspect>) {
 
 const WINDOW: Duration = Duration::minutes(15);
 
-/// Failures on a key count 1, 2, 3 within a window; another key counts nothing.
+/// Failures on a key count 1, 2, 3 within a window that closes `window` after the first; another key counts
+/// nothing.
 pub async fn failures_are_counted_per_key(store: Arc<dyn Inspect>) {
     let clock = clock();
     for expected in 1..=3 {
-        let count = store.record_failure("login:ada", WINDOW, clock.now()).await.expect("recording a failure");
-        assert_eq!(count, expected, "the count after {expected} failures");
+        let counter = store.record_failure("login:ada", WINDOW, clock.now()).await.expect("recording a failure");
+        assert_eq!(counter.count, expected, "the count after {expected} failures");
+        assert_eq!(counter.window_end, START + WINDOW, "the window closes a window after the first failure");
         clock.advance(Duration::minutes(1));
     }
-    assert_eq!(store.failures("login:ada", clock.now()).await.expect("reading failures"), 3);
-    assert_eq!(store.failures("login:bob", clock.now()).await.expect("reading failures"), 0);
+    let counter = store.failures("login:ada", clock.now()).await.expect("reading failures");
+    assert_eq!((counter.count, counter.window_end), (3, START + WINDOW));
+    assert_eq!(store.failures("login:bob", clock.now()).await.expect("reading failures").count, 0);
 }
 
 /// Once a key's window has closed, its old failures no longer count and the next failure counts 1.
@@ -1204,11 +1245,12 @@ pub async fn a_failure_after_the_window_starts_a_new_count(store: Arc<dyn Inspec
     let clock = clock();
     store.record_failure("login:ada", WINDOW, clock.now()).await.expect("recording a failure");
     clock.advance(Duration::minutes(5));
-    assert_eq!(store.record_failure("login:ada", WINDOW, clock.now()).await.expect("recording a failure"), 2);
+    assert_eq!(store.record_failure("login:ada", WINDOW, clock.now()).await.expect("recording a failure").count, 2);
     clock.set(START + WINDOW);
-    let count = store.record_failure("login:ada", WINDOW, clock.now()).await.expect("recording after the window");
-    assert_eq!(count, 1, "a failure after the window did not start a new count");
-    assert_eq!(store.failures("login:ada", clock.now()).await.expect("reading failures"), 1);
+    let counter = store.record_failure("login:ada", WINDOW, clock.now()).await.expect("recording after the window");
+    assert_eq!(counter.count, 1, "a failure after the window did not start a new count");
+    assert_eq!(counter.window_end, START + WINDOW + WINDOW, "the new window starts at the new failure");
+    assert_eq!(store.failures("login:ada", clock.now()).await.expect("reading failures").count, 1);
 }
 
 /// Resetting a key forgets its failures; the next one counts 1.
@@ -1217,8 +1259,8 @@ pub async fn resetting_failures_forgets_them(store: Arc<dyn Inspect>) {
         store.record_failure("login:ada", WINDOW, START).await.expect("recording a failure");
     }
     store.reset_failures("login:ada").await.expect("resetting");
-    assert_eq!(store.failures("login:ada", START).await.expect("reading failures"), 0);
-    assert_eq!(store.record_failure("login:ada", WINDOW, START).await.expect("recording a failure"), 1);
+    assert_eq!(store.failures("login:ada", START).await.expect("reading failures").count, 0);
+    assert_eq!(store.record_failure("login:ada", WINDOW, START).await.expect("recording a failure").count, 1);
 }
 
 /// 20 tasks recording a failure on one key at the same instant: every failure counts, each task sees its own
@@ -1226,11 +1268,11 @@ pub async fn resetting_failures_forgets_them(store: Arc<dyn Inspect>) {
 pub async fn concurrent_failures_on_one_key_are_all_counted(store: Arc<dyn Inspect>) {
     let counts = race(20, |_| {
         let store = store.clone();
-        async move { store.record_failure("login:ada", WINDOW, START).await.expect("recording a failure") }
+        async move { store.record_failure("login:ada", WINDOW, START).await.expect("recording a failure").count }
     })
     .await;
     assert_eq!(sorted(counts), (1..=20).collect::<Vec<u64>>(), "the counts the racing tasks saw");
-    assert_eq!(store.failures("login:ada", START).await.expect("reading failures"), 20);
+    assert_eq!(store.failures("login:ada", START).await.expect("reading failures").count, 20);
 }
 
 /// Deleting expired counters deletes those whose window closed, counts them, and keeps open ones.
@@ -1240,7 +1282,7 @@ pub async fn expired_counters_are_deleted(store: Arc<dyn Inspect>) {
     store.record_failure("login:bob", WINDOW, later).await.expect("recording a failure");
     let now = later + Duration::minutes(1);
     assert_eq!(store.delete_expired_counters(now).await.expect("deleting expired counters"), 1);
-    assert_eq!(store.failures("login:bob", now).await.expect("reading failures"), 1, "an open counter went");
+    assert_eq!(store.failures("login:bob", now).await.expect("reading failures").count, 1, "an open counter went");
     assert_eq!(store.delete_expired_counters(now).await.expect("deleting again"), 0);
 }
 

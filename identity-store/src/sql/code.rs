@@ -12,7 +12,7 @@ use crate::code::{CodePurpose, CodeStore, OneTimeCode};
 use crate::enrollment::EnrollmentStore;
 use crate::error::Error;
 use crate::flow::{FlowRecord, FlowStore};
-use crate::throttle::ThrottleStore;
+use crate::throttle::{Failures, ThrottleStore};
 
 fn decode_flow(row: &AnyRow) -> Result<FlowRecord, Error> {
     let id: String = col(row, "id")?;
@@ -299,37 +299,33 @@ impl CodeStore for SqlStore {
 
 #[async_trait]
 impl ThrottleStore for SqlStore {
-    async fn record_failure(&self, key: &str, window: Duration, now: OffsetDateTime) -> Result<u64, Error> {
+    async fn record_failure(&self, key: &str, window: Duration, now: OffsetDateTime) -> Result<Failures, Error> {
         let window_end = now.checked_add(window).unwrap_or(PrimitiveDateTime::MAX.assume_utc());
         // One atomic upsert: a closed window restarts at one, an open one counts up.
-        let count: i64 = sqlx::query(
+        let row = sqlx::query(
             "INSERT INTO throttle_counters (key, count, window_end) VALUES ($1, 1, $2) \
              ON CONFLICT (key) DO UPDATE SET \
              count = CASE WHEN throttle_counters.window_end <= $3 THEN 1 ELSE throttle_counters.count + 1 END, \
              window_end = CASE WHEN throttle_counters.window_end <= $3 THEN $2 ELSE throttle_counters.window_end END \
-             RETURNING count",
+             RETURNING count, window_end",
         )
         .bind(key)
         .bind(micros(window_end))
         .bind(micros(now))
         .fetch_one(self.pool())
         .await
-        .and_then(|row| row.try_get("count"))
         .map_err(map_error)?;
-        Ok(u64::try_from(count).unwrap_or_default())
+        failures_of(&row)
     }
 
-    async fn failures(&self, key: &str, now: OffsetDateTime) -> Result<u64, Error> {
-        let count: Option<i64> = sqlx::query("SELECT count FROM throttle_counters WHERE key = $1 AND window_end > $2")
+    async fn failures(&self, key: &str, now: OffsetDateTime) -> Result<Failures, Error> {
+        let row = sqlx::query("SELECT count, window_end FROM throttle_counters WHERE key = $1 AND window_end > $2")
             .bind(key)
             .bind(micros(now))
             .fetch_optional(self.pool())
             .await
-            .map_err(map_error)?
-            .map(|row| row.try_get("count"))
-            .transpose()
             .map_err(map_error)?;
-        Ok(count.and_then(|c| u64::try_from(c).ok()).unwrap_or_default())
+        row.map_or(Ok(Failures { count: 0, window_end: now }), |row| failures_of(&row))
     }
 
     async fn reset_failures(&self, key: &str) -> Result<(), Error> {
@@ -344,4 +340,13 @@ impl ThrottleStore for SqlStore {
     async fn delete_expired_counters(&self, now: OffsetDateTime) -> Result<u64, Error> {
         self.delete_lapsed("DELETE FROM throttle_counters WHERE window_end <= $1", now).await
     }
+}
+
+fn failures_of(row: &AnyRow) -> Result<Failures, Error> {
+    let count: i64 = row.try_get("count").map_err(map_error)?;
+    let window_end: i64 = row.try_get("window_end").map_err(map_error)?;
+    Ok(Failures {
+        count: u64::try_from(count).unwrap_or_default(),
+        window_end: instant("throttle counter", window_end)?,
+    })
 }

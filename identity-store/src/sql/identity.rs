@@ -9,8 +9,8 @@ use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 use super::{SqlStore, col, map_error, map_write_error, micros};
 use crate::error::Error;
 use crate::identity::{
-    IdentityFilter, IdentityStore, check_identity, identifier_conflict, is_login_credential, login_identifiers,
-    normalize_identifier, version_conflict,
+    AddressKind, IdentityFilter, IdentityStore, check_identity, is_login_credential, key_conflict, normalize_address,
+    normalize_identifier, unique_keys, version_conflict,
 };
 use crate::page::{Page, PageRequest};
 
@@ -133,17 +133,18 @@ impl SqlStore {
                     .map_err(map_error)?;
             }
         }
-        for (kind, identifier) in login_identifiers(identity) {
+        // Addresses share the table under kinds no credential type uses (see `unique_keys`).
+        for (kind, identifier) in unique_keys(identity) {
             sqlx::query(
                 "INSERT INTO identity_identifiers (credential_type, identifier, identity_id) VALUES ($1, $2, $3)",
             )
-            .bind(kind.as_str())
+            .bind(kind)
             .bind(&identifier)
             .bind(&id)
             .execute(&mut **tx)
             .await
             .map_err(|e| {
-                map_write_error(e, || identifier_conflict(kind, &identifier), || Error::not_found("identity", &id))
+                map_write_error(e, || key_conflict(kind, &identifier), || Error::not_found("identity", &id))
             })?;
         }
         for attribute in &identity.role_attributes {
@@ -202,6 +203,15 @@ impl IdentityStore for SqlStore {
             "SELECT i.id, i.document FROM identity_identifiers k JOIN identities i ON i.id = k.identity_id \
              WHERE k.credential_type = $1 AND k.identifier = $2",
             &[kind.as_str(), &identifier],
+        )
+        .await
+    }
+
+    async fn find_identity_by_address(&self, kind: AddressKind, address: &str) -> Result<Option<Identity>, Error> {
+        self.find_one(
+            "SELECT i.id, i.document FROM identity_identifiers k JOIN identities i ON i.id = k.identity_id \
+             WHERE k.credential_type = $1 AND k.identifier = $2",
+            &[kind.as_str(), &normalize_address(address)],
         )
         .await
     }
