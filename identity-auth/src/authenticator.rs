@@ -133,6 +133,21 @@ impl Authenticator {
         self
     }
 
+    /// The TOTP verifier, when TOTP is enabled.
+    pub(crate) fn totp(&self) -> Option<&TotpVerifier> {
+        self.totp.as_ref()
+    }
+
+    /// The backup-code hasher, when backup codes are enabled.
+    pub(crate) fn lookup(&self) -> Option<&LookupSecrets> {
+        self.lookup.as_ref()
+    }
+
+    /// The password hasher.
+    pub(crate) fn hasher(&self) -> &Arc<PasswordHasher> {
+        &self.hasher
+    }
+
     /// The policy that applies to `identity`.
     pub fn policy_of(&self, identity: &Identity) -> &AuthenticationPolicy {
         self.policies.of(identity)

@@ -75,6 +75,17 @@ pub enum Error {
     /// The session authenticated too long ago to change credentials (Kratos' `session_refresh_required`).
     #[error("please sign in again to do this")]
     ReauthenticationRequired,
+    /// A valid session already exists; a login flow makes sense only to refresh or upgrade it (Kratos'
+    /// `session_already_available`).
+    #[error("you are already signed in")]
+    SessionAlreadyAvailable,
+    /// The session, or the credentials presented, belong to another identity than the flow's (Kratos'
+    /// `security_identity_mismatch`).
+    #[error("the session or credentials belong to another identity than this flow's")]
+    IdentityMismatch,
+    /// A second factor was asked for, but the identity has none set up.
+    #[error("no second factor is set up for this identity")]
+    NoSecondFactor,
 
     // --- Self-service flows -----------------------------------------------------------------------------------
     /// No flow of this kind with this id.
@@ -239,6 +250,9 @@ pub enum Error {
     /// A domain value could not be built.
     #[error(transparent)]
     Domain(#[from] identity_core::Error),
+    /// An identity schema is missing or unusable.
+    #[error(transparent)]
+    Schema(#[from] identity_schema::Error),
     /// The operating system's random source failed.
     #[error("the system's random number generator failed")]
     Random,
@@ -267,6 +281,9 @@ impl Error {
             Error::SessionInactive => "session_inactive",
             Error::Aal2Required => "session_aal2_required",
             Error::ReauthenticationRequired => "session_refresh_required",
+            Error::SessionAlreadyAvailable => "session_already_available",
+            Error::IdentityMismatch => "security_identity_mismatch",
+            Error::NoSecondFactor => "no_second_factor",
             Error::FlowNotFound => "self_service_flow_not_found",
             Error::FlowExpired => "self_service_flow_expired",
             Error::CsrfViolation => "security_csrf_violation",
@@ -301,6 +318,7 @@ impl Error {
             Error::Internal { .. } => "internal",
             Error::Store(_) => "store",
             Error::Domain(_) => "invalid_value",
+            Error::Schema(_) => "identity_schema",
             Error::Random => "random",
             Error::Background { .. } => "background",
         }

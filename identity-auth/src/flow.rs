@@ -88,6 +88,13 @@ pub struct Flow {
     pub kind: FlowKind,
 }
 
+impl Flow {
+    /// Whether the flow carries an error message (on the form or a field): the submission was refused.
+    pub fn has_errors(&self) -> bool {
+        self.ui.has_errors()
+    }
+}
+
 fn unknown_kind() -> FlowKind {
     FlowKind::Login
 }
@@ -131,6 +138,28 @@ impl LoadedFlow {
     }
 }
 
+/// What a client asked for when starting a flow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowRequest {
+    /// API or browser.
+    pub flow_type: FlowType,
+    /// The URL of the request that started it.
+    pub request_url: String,
+    /// Where to send the user afterwards. The caller checks it against its allowed return URLs first.
+    pub return_to: Option<String>,
+    /// Login: re-authenticate the current session.
+    pub refresh: bool,
+    /// Login: the assurance level to reach.
+    pub requested_aal: Option<AssuranceLevel>,
+}
+
+impl FlowRequest {
+    /// A request of `flow_type` made at `request_url`, without options.
+    pub fn new(flow_type: FlowType, request_url: &str) -> Self {
+        Self { flow_type, request_url: request_url.to_owned(), return_to: None, refresh: false, requested_aal: None }
+    }
+}
+
 /// A flow just created, with the CSRF token to set as a cookie (browser flows only), once.
 #[derive(Debug)]
 pub struct CreatedFlow {
@@ -145,11 +174,14 @@ pub struct CreatedFlow {
 pub struct FlowSettings {
     /// How long a flow lasts (default 1 hour).
     pub lifespan: Duration,
+    /// The public base URL forms post to (`<public_url>/self-service/<kind>?flow=<id>`); default
+    /// `http://127.0.0.1:4433`, the public listener's default address.
+    pub public_url: String,
 }
 
 impl Default for FlowSettings {
     fn default() -> Self {
-        Self { lifespan: Duration::hours(1) }
+        Self { lifespan: Duration::hours(1), public_url: "http://127.0.0.1:4433".into() }
     }
 }
 
@@ -175,18 +207,23 @@ impl Flows {
         Ok(Self { store, clock, settings })
     }
 
-    /// Starts a flow of `kind` posting to `action`, with `nodes` as its form. Browser flows get a CSRF token
-    /// (and its hidden node); its hash stays on the server.
+    /// The settings in force.
+    pub fn settings(&self) -> &FlowSettings {
+        &self.settings
+    }
+
+    /// Starts a flow of `kind` with `nodes` as its form, posting to the public URL of its kind. Browser flows get
+    /// a CSRF token (and its hidden node); its hash stays on the server.
     pub async fn create(
         &self,
         kind: FlowKind,
-        flow_type: FlowType,
-        request_url: &str,
-        action: &str,
+        request: &FlowRequest,
         mut nodes: Vec<UiNode>,
         identity_id: Option<IdentityId>,
+        data: serde_json::Value,
     ) -> Result<CreatedFlow, Error> {
         let now = self.clock.now();
+        let flow_type = request.flow_type;
         let csrf_token = match flow_type {
             FlowType::Browser => Some(random_token()?),
             FlowType::Api => None,
@@ -196,17 +233,20 @@ impl Flows {
         }
         let expires_at =
             now.checked_add(self.settings.lifespan).ok_or(Error::Internal { reason: "lifespan".into() })?;
+        let id = FlowId::new();
+        let action =
+            format!("{}/self-service/{}?flow={id}", self.settings.public_url.trim_end_matches('/'), kind.as_str());
         let flow = Flow {
-            id: FlowId::new(),
+            id,
             flow_type,
             expires_at,
             issued_at: now,
-            request_url: request_url.to_owned(),
-            return_to: None,
+            request_url: request.request_url.clone(),
+            return_to: request.return_to.clone(),
             state: "choose_method".into(),
-            ui: UiContainer { action: action.to_owned(), method: "POST".into(), nodes, messages: Vec::new() },
-            refresh: false,
-            requested_aal: None,
+            ui: UiContainer { action, method: "POST".into(), nodes, messages: Vec::new() },
+            refresh: request.refresh,
+            requested_aal: request.requested_aal,
             kind,
         };
         let stored = StoredFlow {
@@ -214,7 +254,7 @@ impl Flows {
             flow: flow.clone(),
             identity_id,
             csrf: csrf_token.as_ref().map(|token| hash_token(token.expose_secret())),
-            data: serde_json::Value::Null,
+            data,
         };
         self.store.insert_flow(&record(&stored)?).await?;
         Ok(CreatedFlow { flow, csrf_token })
@@ -239,6 +279,14 @@ impl Flows {
         let mut flow = stored.flow;
         flow.kind = stored.kind;
         Ok(LoadedFlow { flow, identity_id: stored.identity_id, data: stored.data, csrf: stored.csrf })
+    }
+
+    /// Forgets a finished flow, so it cannot be submitted again.
+    pub async fn delete(&self, id: FlowId) -> Result<(), Error> {
+        match self.store.delete_flow(id).await {
+            Ok(()) | Err(identity_store::Error::NotFound { .. }) => Ok(()),
+            Err(other) => Err(other.into()),
+        }
     }
 
     /// Stores the flow's new state (its UI with messages, its progress).

@@ -28,6 +28,7 @@ mod jwt_signer;
 mod lookup;
 mod password;
 mod policy;
+mod self_service;
 mod session;
 mod throttle;
 mod token;
@@ -41,7 +42,7 @@ pub use cipher::{CipherKey, SecretCipher};
 pub use courier::{Courier, Message, MessageKind, RecordingCourier, Templates};
 pub use enrollment::{EnrollmentSettings, Enrollments, IssuedEnrollment};
 pub use error::Error;
-pub use flow::{CreatedFlow, Flow, FlowKind, FlowSettings, FlowType, Flows, LoadedFlow};
+pub use flow::{CreatedFlow, Flow, FlowKind, FlowRequest, FlowSettings, FlowType, Flows, LoadedFlow};
 pub use jwt_signer::{
     CLOCK_SKEW_LEEWAY, CompiledSigner, DEFAULT_CLAIMS_PROPERTY, IdentityMatch, JwtSigner, MAX_TOKEN_LENGTH, SignerKeys,
     VerifiedJwt,
@@ -52,8 +53,15 @@ pub use password::{
     PasswordPolicy, Verification,
 };
 pub use policy::Policies;
+pub use self_service::{
+    LoggedIn, LoginRequest, Recovered, Registered, SelfService, SelfServiceParts, SelfServiceSettings, Submission,
+    Submitted, Verified,
+};
 pub use session::{ClientInfo, IssuedSession, RequiredAal, SessionSettings, Sessions, has_second_factor};
 pub use throttle::RateLimit;
 pub use token::{hash_code, hash_token, random_bytes, random_code, random_token};
 pub use totp::{TotpEnrollment, TotpSettings, TotpVerifier};
-pub use ui::{InputAttributes, NodeGroup, NodeMeta, NodeType, TextType, UiContainer, UiNode, UiText};
+pub use ui::{
+    InputAttributes, NodeAttributes, NodeGroup, NodeMeta, NodeType, TextAttributes, TextType, UiContainer, UiNode,
+    UiText,
+};

@@ -62,11 +62,30 @@ pub struct UiNode {
     /// The method it belongs to.
     pub group: NodeGroup,
     /// Its attributes.
-    pub attributes: InputAttributes,
+    pub attributes: NodeAttributes,
     /// Messages about this field (validation errors).
     pub messages: Vec<UiText>,
     /// Presentation hints.
     pub meta: NodeMeta,
+}
+
+/// A node's attributes, told apart by `node_type` as in Kratos.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "node_type", rename_all = "lowercase")]
+pub enum NodeAttributes {
+    /// A form field.
+    Input(InputAttributes),
+    /// A text to show (a TOTP secret, backup codes).
+    Text(TextAttributes),
+}
+
+/// A text node's attributes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TextAttributes {
+    /// The node's id (`totp_secret_key`, `lookup_secret_codes`).
+    pub id: String,
+    /// The text.
+    pub text: UiText,
 }
 
 /// An input's attributes, as Kratos writes them.
@@ -85,8 +104,6 @@ pub struct InputAttributes {
     pub required: Option<bool>,
     /// Whether it is disabled.
     pub disabled: bool,
-    /// Always `input` for inputs (Kratos repeats the node type here).
-    pub node_type: String,
     /// The autocomplete hint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autocomplete: Option<String>,
@@ -142,6 +159,35 @@ impl UiText {
         )
     }
 
+    /// An error message with Kratos' `id`.
+    pub fn error(id: u64, text: impl Into<String>) -> Self {
+        Self::new(id, text, TextType::Error)
+    }
+
+    /// An informational message with Kratos' `id`.
+    pub fn info(id: u64, text: impl Into<String>) -> Self {
+        Self::new(id, text, TextType::Info)
+    }
+
+    /// Kratos 4000002: a required field is missing.
+    pub fn required(field: &str) -> Self {
+        let mut text = Self::error(4000002, format!("Property {field} is missing."));
+        text.context = Some(serde_json::json!({ "property": field }));
+        text
+    }
+
+    /// Kratos 4000007: an identifier or address is taken.
+    pub fn duplicate_identifier() -> Self {
+        Self::error(4000007, "An account with the same identifier (email, phone, username, ...) exists already.")
+    }
+
+    /// Kratos 4000005: the password breaks the policy.
+    pub fn password_refused(reason: &str) -> Self {
+        let mut text = Self::error(4000005, format!("The password can not be used because {reason}."));
+        text.context = Some(serde_json::json!({ "reason": reason }));
+        text
+    }
+
     /// Kratos 1070004: the label of the identifier field.
     pub fn label_identifier() -> Self {
         Self::new(1070004, "ID", TextType::Info)
@@ -153,36 +199,117 @@ impl UiText {
     }
 }
 
+impl UiContainer {
+    /// The node named `name` (an input's name, or a text's id).
+    pub fn node_mut(&mut self, name: &str) -> Option<&mut UiNode> {
+        self.nodes.iter_mut().find(|node| node.name() == name)
+    }
+
+    /// Puts `text` on the node named `name`, or on the form if there is none.
+    pub fn message_on(&mut self, name: &str, text: UiText) {
+        match self.node_mut(name) {
+            Some(node) => node.messages.push(text),
+            None => self.messages.push(text),
+        }
+    }
+
+    /// Removes every message, before a new submission is judged.
+    pub fn clear_messages(&mut self) {
+        self.messages.clear();
+        for node in &mut self.nodes {
+            node.messages.clear();
+        }
+    }
+
+    /// Whether any message on the form or a node is an error (the flow is answered with 400).
+    pub fn has_errors(&self) -> bool {
+        let error = |text: &UiText| text.text_type == TextType::Error;
+        self.messages.iter().any(error) || self.nodes.iter().any(|node| node.messages.iter().any(error))
+    }
+}
+
 impl UiNode {
     /// An input node.
     pub fn input(group: NodeGroup, name: impl Into<String>, input_type: impl Into<String>) -> Self {
         Self {
             node_type: NodeType::Input,
             group,
-            attributes: InputAttributes {
+            attributes: NodeAttributes::Input(InputAttributes {
                 name: name.into(),
                 input_type: input_type.into(),
                 value: None,
                 required: None,
                 disabled: false,
-                node_type: "input".into(),
                 autocomplete: None,
-            },
+            }),
             messages: Vec::new(),
             meta: NodeMeta::default(),
         }
     }
 
+    /// A submit button choosing `method` (Kratos names it `method`, its value the method).
+    pub fn submit(group: NodeGroup, method: &str, label: UiText) -> Self {
+        Self::input(group, "method", "submit").with_value(serde_json::Value::from(method)).with_label(label)
+    }
+
+    /// A submit button setting the flag `name` (`totp_unlink`, `lookup_secret_regenerate`, ...).
+    pub fn flag_button(group: NodeGroup, name: &str, label: UiText) -> Self {
+        Self::input(group, name, "submit").with_value(serde_json::Value::Bool(true)).with_label(label)
+    }
+
+    /// A text node with `id`.
+    pub fn text(group: NodeGroup, id: &str, text: UiText) -> Self {
+        Self {
+            node_type: NodeType::Text,
+            group,
+            attributes: NodeAttributes::Text(TextAttributes { id: id.to_owned(), text }),
+            messages: Vec::new(),
+            meta: NodeMeta::default(),
+        }
+    }
+
+    /// The input's name, or the text's id.
+    pub fn name(&self) -> &str {
+        match &self.attributes {
+            NodeAttributes::Input(input) => &input.name,
+            NodeAttributes::Text(text) => &text.id,
+        }
+    }
+
+    /// The input's attributes, if this is an input.
+    pub fn input_attributes(&self) -> Option<&InputAttributes> {
+        match &self.attributes {
+            NodeAttributes::Input(input) => Some(input),
+            NodeAttributes::Text(_) => None,
+        }
+    }
+
+    fn input_mut(&mut self) -> Option<&mut InputAttributes> {
+        match &mut self.attributes {
+            NodeAttributes::Input(input) => Some(input),
+            NodeAttributes::Text(_) => None,
+        }
+    }
+
     /// This node, marked required.
     pub fn required(mut self) -> Self {
-        self.attributes.required = Some(true);
+        if let Some(input) = self.input_mut() {
+            input.required = Some(true);
+        }
         self
     }
 
     /// This node, with `value`.
     pub fn with_value(mut self, value: serde_json::Value) -> Self {
-        self.attributes.value = Some(value);
+        self.set_value(Some(value));
         self
+    }
+
+    /// Sets or clears the input's value.
+    pub fn set_value(&mut self, value: Option<serde_json::Value>) {
+        if let Some(input) = self.input_mut() {
+            input.value = value;
+        }
     }
 
     /// This node, with a label.
@@ -193,7 +320,9 @@ impl UiNode {
 
     /// This node, with an autocomplete hint.
     pub fn with_autocomplete(mut self, hint: impl Into<String>) -> Self {
-        self.attributes.autocomplete = Some(hint.into());
+        if let Some(input) = self.input_mut() {
+            input.autocomplete = Some(hint.into());
+        }
         self
     }
 

@@ -6,10 +6,11 @@ mod support;
 
 use std::sync::Arc;
 
-use identity_auth::{Error, FlowKind, FlowSettings, FlowType, Flows, NodeGroup, UiNode, UiText};
+use identity_auth::{Error, FlowKind, FlowRequest, FlowSettings, FlowType, Flows, NodeGroup, UiNode, UiText};
 use identity_core::time::Duration;
 use identity_core::{FlowId, TestClock};
 use identity_store::Store;
+use serde_json::Value;
 use support::*;
 
 on_every_store!(
@@ -36,11 +37,10 @@ async fn an_api_flow_has_kratos_shape_and_no_csrf(store: Arc<dyn Store>) {
     let created = flows
         .create(
             FlowKind::Login,
-            FlowType::Api,
-            "https://id.example/self-service/login/api",
-            "/self-service/login",
+            &FlowRequest::new(FlowType::Api, "https://id.example/self-service/login/api"),
             login_nodes(),
             None,
+            Value::Null,
         )
         .await
         .unwrap();
@@ -64,18 +64,18 @@ async fn a_browser_flow_demands_its_csrf_token(store: Arc<dyn Store>) {
     let created = flows
         .create(
             FlowKind::Login,
-            FlowType::Browser,
-            "https://id.example/self-service/login/browser",
-            "/self-service/login",
+            &FlowRequest::new(FlowType::Browser, "https://id.example/self-service/login/browser"),
             login_nodes(),
             None,
+            Value::Null,
         )
         .await
         .unwrap();
     let token = created.csrf_token.unwrap();
     let node = &created.flow.ui.nodes[0];
-    assert_eq!(node.attributes.name, "csrf_token");
-    assert_eq!(node.attributes.value.as_ref().and_then(|v| v.as_str()), Some(token.expose_secret()));
+    assert_eq!(node.name(), "csrf_token");
+    let value = node.input_attributes().and_then(|input| input.value.as_ref()).and_then(|v| v.as_str());
+    assert_eq!(value, Some(token.expose_secret()));
     let loaded = flows.load(created.flow.id, FlowKind::Login).await.unwrap();
     loaded.check_csrf(Some(token.expose_secret())).unwrap();
     assert!(matches!(loaded.check_csrf(None), Err(Error::CsrfViolation)));
@@ -85,8 +85,10 @@ async fn a_browser_flow_demands_its_csrf_token(store: Arc<dyn Store>) {
 async fn flows_expire_and_unknown_or_foreign_ones_are_not_found(store: Arc<dyn Store>) {
     let clock = clock();
     let flows = flows(&store, &clock);
-    let created =
-        flows.create(FlowKind::Recovery, FlowType::Api, "https://id.example/r", "/r", vec![], None).await.unwrap();
+    let created = flows
+        .create(FlowKind::Recovery, &FlowRequest::new(FlowType::Api, "https://id.example/r"), vec![], None, Value::Null)
+        .await
+        .unwrap();
     assert!(matches!(flows.load(created.flow.id, FlowKind::Login).await, Err(Error::FlowNotFound)));
     assert!(matches!(flows.load(FlowId::new(), FlowKind::Recovery).await, Err(Error::FlowNotFound)));
     clock.advance(Duration::minutes(59));
@@ -100,8 +102,16 @@ async fn flows_expire_and_unknown_or_foreign_ones_are_not_found(store: Arc<dyn S
 async fn progress_is_saved_between_requests(store: Arc<dyn Store>) {
     let clock = clock();
     let flows = flows(&store, &clock);
-    let created =
-        flows.create(FlowKind::Login, FlowType::Api, "https://id.example/l", "/l", login_nodes(), None).await.unwrap();
+    let created = flows
+        .create(
+            FlowKind::Login,
+            &FlowRequest::new(FlowType::Api, "https://id.example/l"),
+            login_nodes(),
+            None,
+            Value::Null,
+        )
+        .await
+        .unwrap();
     let mut loaded = flows.load(created.flow.id, FlowKind::Login).await.unwrap();
     loaded.check_method("password", &["password", "totp"]).unwrap();
     assert!(matches!(loaded.check_method("webauthn", &["password"]), Err(Error::WrongFlowMethod { .. })));

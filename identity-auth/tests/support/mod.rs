@@ -139,3 +139,90 @@ fn name(common_name: &str) -> DistinguishedName {
     name.push(DnType::CommonName, common_name);
     name
 }
+
+/// The email-and-password identity schema of `shared/testdata/schemas`: email is the login identifier and a
+/// verifiable and recovery address; the name is optional.
+pub const EMAIL_PASSWORD_SCHEMA: &str = r#"{
+  "$id": "https://schemas.example.org/identity/email-password.schema.json",
+  "$schema": "http://json-schema.org/draft-07/schema#",
+  "title": "Person",
+  "type": "object",
+  "properties": {
+    "traits": {
+      "type": "object",
+      "properties": {
+        "email": {
+          "type": "string", "format": "email", "title": "E-Mail", "minLength": 3,
+          "ory.sh/kratos": {
+            "credentials": { "password": { "identifier": true } },
+            "verification": { "via": "email" },
+            "recovery": { "via": "email" }
+          }
+        },
+        "name": {
+          "type": "object",
+          "properties": { "first": { "title": "First Name", "type": "string" }, "last": { "title": "Last Name", "type": "string" } }
+        }
+      },
+      "required": ["email"],
+      "additionalProperties": false
+    }
+  }
+}"#;
+
+/// Everything the self-service and admin tests work with, over one store.
+pub struct World {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<TestClock>,
+    pub courier: Arc<identity_auth::RecordingCourier>,
+    pub sessions: Arc<identity_auth::Sessions>,
+    pub authenticator: Arc<identity_auth::Authenticator>,
+    pub service: identity_auth::SelfService,
+    pub schemas: Arc<identity_schema::SchemaRegistry>,
+    pub totp: identity_auth::TotpVerifier,
+}
+
+pub fn cipher() -> Arc<identity_auth::SecretCipher> {
+    let key = identity_auth::CipherKey::new(1, &identity_core::SecretBytes::new(vec![3; 32])).unwrap();
+    Arc::new(identity_auth::SecretCipher::new(vec![key]).unwrap())
+}
+
+/// A world with default self-service settings but codes lasting `code_minutes`.
+pub fn world(store: Arc<dyn Store>) -> World {
+    world_with(store, identity_auth::SelfServiceSettings::default())
+}
+
+pub fn world_with(store: Arc<dyn Store>, settings: identity_auth::SelfServiceSettings) -> World {
+    let clock = clock();
+    let schema = identity_schema::IdentitySchema::from_json_str("default", EMAIL_PASSWORD_SCHEMA).unwrap();
+    let schemas = Arc::new(identity_schema::SchemaRegistry::new(schema));
+    let totp = identity_auth::TotpVerifier::new(identity_auth::TotpSettings::default(), cipher()).unwrap();
+    let lookup = identity_auth::LookupSecrets::new(identity_core::SecretBytes::new(vec![5; 32])).unwrap();
+    let authenticator = Arc::new(
+        identity_auth::Authenticator::new(store.clone(), clock.clone(), hasher())
+            .with_totp(totp.clone())
+            .with_lookup_secrets(lookup),
+    );
+    let sessions = Arc::new(
+        identity_auth::Sessions::new(store.clone(), clock.clone(), identity_auth::SessionSettings::default()).unwrap(),
+    );
+    let courier = Arc::new(identity_auth::RecordingCourier::new());
+    let parts = identity_auth::SelfServiceParts {
+        store: store.clone(),
+        clock: clock.clone(),
+        authenticator: authenticator.clone(),
+        sessions: sessions.clone(),
+        schemas: schemas.clone(),
+        courier: courier.clone(),
+        code_key: identity_core::SecretBytes::new(vec![9; 32]),
+    };
+    let service = identity_auth::SelfService::new(parts, settings).unwrap();
+    World { store, clock, courier, sessions, authenticator, service, schemas, totp }
+}
+
+/// The six-digit code in the last message sent to `to`.
+pub fn last_code(courier: &identity_auth::RecordingCourier, to: &str) -> String {
+    let message = courier.sent().into_iter().rev().find(|message| message.to == to).expect("a message to the address");
+    let body = message.body.expose_secret().to_owned();
+    body.split(|c: char| !c.is_ascii_digit()).find(|word| word.len() == 6).expect("a six-digit code").to_owned()
+}

@@ -1,0 +1,62 @@
+//! Account recovery by code: a six-digit code sent to a recovery address; redeeming it signs the identity in
+//! with a fresh, privileged session (so it can set a new password in settings) and ends every other session.
+
+use identity_core::{AssuranceLevel, AuthenticationMethod, CredentialType, FlowId, Identity};
+use serde_json::Value;
+
+use super::code_flow::{CodeFlow, Redeemed};
+use super::{SelfService, Submission, Submitted, fields, nodes};
+use crate::authenticator::update_identity;
+use crate::error::Error;
+use crate::flow::{CreatedFlow, FlowKind, FlowRequest};
+use crate::session::IssuedSession;
+
+/// A finished recovery.
+#[derive(Debug)]
+pub struct Recovered {
+    /// The recovered identity.
+    pub identity: Identity,
+    /// A new session, privileged for the settings window, to set a new password with.
+    pub session: IssuedSession,
+}
+
+impl SelfService {
+    /// Starts a recovery flow asking for an email address.
+    pub async fn create_recovery(&self, request: &FlowRequest) -> Result<CreatedFlow, Error> {
+        self.flows.create(FlowKind::Recovery, request, nodes::ask_address(), None, Value::Null).await
+    }
+
+    /// Submits recovery flow `id` (method `code`): with `email`, sends a code if the address is a recovery address
+    /// (and says the same if it is not); with `code`, redeems it.
+    pub async fn submit_recovery(&self, id: FlowId, submission: Submission) -> Result<Submitted<Recovered>, Error> {
+        let loaded = self.load_for(id, FlowKind::Recovery, &submission).await?;
+        loaded.check_method(&submission.method, &["code"])?;
+        let Some(code) = fields::text(&submission.fields, "code").filter(|_| loaded.flow.state == "sent_email") else {
+            return self.request_code(CodeFlow::RECOVERY, loaded, &submission).await;
+        };
+        let (record, identity) = match self.redeem_code(CodeFlow::RECOVERY, loaded, code, &submission).await? {
+            Redeemed::Code { code, identity } => (code, identity),
+            Redeemed::Refused(shown) => return Ok(shown),
+        };
+        let now = self.clock.now();
+        // The code proved control of the address: where it is also to be verified, it now is.
+        let identity = update_identity(self.store.as_ref(), identity, now, |fresh| {
+            if !fresh.is_active() {
+                return Err(Error::IdentityDisabled);
+            }
+            let proved = fresh.verifiable_addresses.iter_mut().filter(|a| Some(&a.value) == record.address.as_ref());
+            for address in proved.filter(|address| !address.verified) {
+                address.mark_verified(now);
+            }
+            Ok(())
+        })
+        .await?;
+        // Whoever else was signed in as this identity may be why it is being recovered.
+        self.sessions.revoke_all(identity.id).await?;
+        let method =
+            AuthenticationMethod { method: CredentialType::Code, aal: AssuranceLevel::Aal1, completed_at: now };
+        let session = self.sessions.issue(&identity, vec![method], submission.client).await?;
+        self.flows.delete(id).await?;
+        Ok(Submitted::Done(Recovered { identity, session }))
+    }
+}
