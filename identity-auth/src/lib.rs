@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod admin;
 mod authenticator;
 mod ca;
 mod certificate;
@@ -35,6 +36,9 @@ mod token;
 mod totp;
 mod ui;
 
+pub use admin::{
+    Admin, AdminParts, IdentityImport, ImportedAddress, ImportedConfig, ImportedCredentials, ImportedPassword,
+};
 pub use authenticator::{Authenticated, Authenticator, Presentation};
 pub use ca::PlatformCa;
 pub use certificate::{CertificateVerifier, VerifiedCertificate, thumbprint_s256};
@@ -54,8 +58,8 @@ pub use password::{
 };
 pub use policy::Policies;
 pub use self_service::{
-    LoggedIn, LoginRequest, Recovered, Registered, SelfService, SelfServiceParts, SelfServiceSettings, Submission,
-    Submitted, Verified,
+    LoggedIn, LoginRequest, Recovered, RecoveryCode, Registered, SelfService, SelfServiceParts, SelfServiceSettings,
+    Submission, Submitted, Verified,
 };
 pub use session::{ClientInfo, IssuedSession, RequiredAal, SessionSettings, Sessions, has_second_factor};
 pub use throttle::RateLimit;

@@ -159,8 +159,7 @@ async fn registration_refuses_bad_traits_weak_passwords_and_taken_emails_as_mess
     assert_eq!(world.store.count_identities(&Default::default()).await.unwrap(), 0);
 
     register(&world, "ada@example.com").await;
-    let taken =
-        shown(submit(json!({ "traits": { "email": "ADA@example.com" }, "password": PASSWORD })).await.unwrap());
+    let taken = shown(submit(json!({ "traits": { "email": "ADA@example.com" }, "password": PASSWORD })).await.unwrap());
     assert_eq!(errors_on(&taken, ""), vec![4000007]);
     assert_eq!(world.store.count_identities(&Default::default()).await.unwrap(), 1);
     // The refused flow is still usable.

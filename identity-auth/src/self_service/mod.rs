@@ -29,7 +29,7 @@ use crate::throttle::{RateLimit, Throttle};
 use crate::token::{hash_code, random_code};
 
 pub use login::{LoggedIn, LoginRequest};
-pub use recovery::Recovered;
+pub use recovery::{Recovered, RecoveryCode};
 pub use registration::Registered;
 pub use verification::Verified;
 
@@ -253,21 +253,9 @@ impl SelfService {
         via: AddressVia,
         flow: FlowId,
     ) -> Result<(), Error> {
-        let now = self.clock.now();
-        let code = random_code(b"0123456789", 6)?;
-        let expires_at =
-            now.checked_add(self.settings.code_lifespan).ok_or(Error::Internal { reason: "code".into() })?;
-        self.store
-            .insert_code(&OneTimeCode {
-                hash: self.code_hash(flow, code.expose_secret()),
-                purpose,
-                identity_id: Some(identity),
-                address: Some(address.to_owned()),
-                flow_id: Some(flow),
-                created_at: now,
-                expires_at,
-            })
-            .await?;
+        let expires_at = self.clock.now().checked_add(self.settings.code_lifespan);
+        let expires_at = expires_at.ok_or(Error::Internal { reason: "code lifespan".into() })?;
+        let code = self.store_code(purpose, identity, Some(address), flow, expires_at).await?;
         let kind = match purpose {
             CodePurpose::Recovery => MessageKind::RecoveryCode,
             CodePurpose::Verification | CodePurpose::Login => MessageKind::VerificationCode,
@@ -276,6 +264,30 @@ impl SelfService {
         // Sent or not, the answer is the same; the courier reports its own failures.
         let _ = self.courier.send(message).await;
         Ok(())
+    }
+
+    /// Makes a six-digit code for `purpose` and stores its hash, bound to `flow`, until `expires_at`.
+    async fn store_code(
+        &self,
+        purpose: CodePurpose,
+        identity: IdentityId,
+        address: Option<&str>,
+        flow: FlowId,
+        expires_at: identity_core::time::OffsetDateTime,
+    ) -> Result<identity_core::SecretString, Error> {
+        let code = random_code(b"0123456789", 6)?;
+        self.store
+            .insert_code(&OneTimeCode {
+                hash: self.code_hash(flow, code.expose_secret()),
+                purpose,
+                identity_id: Some(identity),
+                address: address.map(str::to_owned),
+                flow_id: Some(flow),
+                created_at: self.clock.now(),
+                expires_at,
+            })
+            .await?;
+        Ok(code)
     }
 
     /// The stored form of a code: keyed, and bound to its flow, so six digits cannot collide across flows.

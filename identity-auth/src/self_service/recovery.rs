@@ -1,15 +1,32 @@
 //! Account recovery by code: a six-digit code sent to a recovery address; redeeming it signs the identity in
 //! with a fresh, privileged session (so it can set a new password in settings) and ends every other session.
 
-use identity_core::{AssuranceLevel, AuthenticationMethod, CredentialType, FlowId, Identity};
+use identity_core::time::{Duration, OffsetDateTime};
+use identity_core::{AssuranceLevel, AuthenticationMethod, CredentialType, FlowId, Identity, IdentityId, SecretString};
+use identity_store::CodePurpose;
 use serde_json::Value;
 
 use super::code_flow::{CodeFlow, Redeemed};
 use super::{SelfService, Submission, Submitted, fields, nodes};
 use crate::authenticator::update_identity;
 use crate::error::Error;
-use crate::flow::{CreatedFlow, FlowKind, FlowRequest};
+use crate::flow::{CreatedFlow, FlowKind, FlowRequest, FlowType};
 use crate::session::IssuedSession;
+use crate::ui::{NodeGroup, UiNode, UiText};
+
+/// A recovery code an operator hands to a user (Kratos' `POST /admin/recovery/code`): the user opens the link and
+/// types the code.
+#[derive(Debug)]
+pub struct RecoveryCode {
+    /// The recovery flow waiting for the code.
+    pub flow_id: FlowId,
+    /// Where the user enters the code.
+    pub link: String,
+    /// The code; shown once, stored only as a hash.
+    pub code: SecretString,
+    /// When the code and its flow lapse.
+    pub expires_at: OffsetDateTime,
+}
 
 /// A finished recovery.
 #[derive(Debug)]
@@ -58,5 +75,41 @@ impl SelfService {
         let session = self.sessions.issue(&identity, vec![method], submission.client).await?;
         self.flows.delete(id).await?;
         Ok(Submitted::Done(Recovered { identity, session }))
+    }
+
+    /// Issues a recovery code for `identity` without sending it, valid for `lifespan` (default: the code
+    /// lifespan), in a new recovery flow of `flow_type` that waits for it.
+    pub async fn issue_recovery_code(
+        &self,
+        identity: IdentityId,
+        lifespan: Option<Duration>,
+        flow_type: FlowType,
+    ) -> Result<RecoveryCode, Error> {
+        let lifespan = lifespan.unwrap_or(self.settings.code_lifespan);
+        if !lifespan.is_positive() {
+            return Err(Error::InvalidConfig { field: "expires_in", reason: "must be positive".into() });
+        }
+        let target = self.store.identity(identity).await?;
+        if !target.is_active() {
+            return Err(Error::IdentityDisabled);
+        }
+        let now = self.clock.now();
+        let expires_at = now
+            .checked_add(lifespan)
+            .ok_or(Error::InvalidConfig { field: "expires_in", reason: "is too long".into() })?;
+        let form = vec![
+            UiNode::input(NodeGroup::Code, "code", "text").required().with_autocomplete("one-time-code"),
+            UiNode::submit(NodeGroup::Code, "code", UiText::info(1070005, "Submit")),
+        ];
+        let link = format!("{}/self-service/recovery", self.settings.flows.public_url.trim_end_matches('/'));
+        let request = FlowRequest::new(flow_type, &link);
+        let created = self.flows.create(FlowKind::Recovery, &request, form, Some(identity), Value::Null).await?;
+        let mut loaded = self.flows.load(created.flow.id, FlowKind::Recovery).await?;
+        loaded.flow.state = "sent_email".into();
+        loaded.flow.expires_at = expires_at;
+        self.flows.save(&loaded).await?;
+        let code = self.store_code(CodePurpose::Recovery, identity, None, loaded.flow.id, expires_at).await?;
+        let link = format!("{link}?flow={}", loaded.flow.id);
+        Ok(RecoveryCode { flow_id: loaded.flow.id, link, code, expires_at })
     }
 }

@@ -5,12 +5,12 @@
 
 use identity_core::{
     AssuranceLevel, AuthenticationMethod, Credential, CredentialConfig, CredentialType, FlowId, Identity,
-    LookupSecretConfig, PasswordConfig, RecoveryAddress, SecretString, Session, TotpConfig, VerifiableAddress,
-    VerificationStatus,
+    LookupSecretConfig, RecoveryAddress, SecretString, Session, TotpConfig, VerifiableAddress, VerificationStatus,
 };
 use serde_json::{Value, json};
 
 use super::{SelfService, Submission, fields, nodes, password_refusal, set_nodes, show_violations};
+use crate::admin::{password_identifiers, replace_password};
 use crate::authenticator::update_identity;
 use crate::error::Error;
 use crate::flow::{CreatedFlow, Flow, FlowKind, FlowRequest, LoadedFlow};
@@ -195,15 +195,7 @@ impl SelfService {
             loaded.flow.ui.message_on("password", UiText::required("password"));
             return self.shown(loaded).await;
         };
-        let identifiers: Vec<String> = match identity.credentials.get(CredentialType::Password) {
-            Some(credential) => credential.identifiers.clone(),
-            None => self
-                .schema_of(&identity)?
-                .derive(&identity.traits)
-                .identifiers_for(CredentialType::Password)
-                .map(str::to_owned)
-                .collect(),
-        };
+        let identifiers = password_identifiers(&identity, &self.schemas)?;
         let names: Vec<&str> = identifiers.iter().map(String::as_str).collect();
         let max = self.authenticator.hasher().max_password_bytes();
         if let Err(refused) = self.settings.password_policy.check(&password, &names, max) {
@@ -212,16 +204,7 @@ impl SelfService {
         }
         let hash = self.authenticator.hasher().hash_async(password).await?;
         let now = self.clock.now();
-        let updated = update_identity(self.store.as_ref(), identity.id, now, |fresh| {
-            let config = CredentialConfig::Password(PasswordConfig { hashed_password: Some(hash.clone()) });
-            let mut credential = Credential::new(config, identifiers.clone(), now)?;
-            if let Some(old) = fresh.credentials.get(CredentialType::Password) {
-                credential.created_at = old.created_at;
-            }
-            fresh.credentials.insert(credential);
-            Ok(())
-        })
-        .await?;
+        let updated = replace_password(self.store.as_ref(), identity.id, hash, identifiers, now).await?;
         // Whoever knew the old password is signed out everywhere but here.
         self.sessions.revoke_others(identity.id, session.id).await?;
         self.saved(loaded, &updated).await

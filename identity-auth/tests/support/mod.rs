@@ -177,7 +177,7 @@ pub struct World {
     pub courier: Arc<identity_auth::RecordingCourier>,
     pub sessions: Arc<identity_auth::Sessions>,
     pub authenticator: Arc<identity_auth::Authenticator>,
-    pub service: identity_auth::SelfService,
+    pub service: Arc<identity_auth::SelfService>,
     pub schemas: Arc<identity_schema::SchemaRegistry>,
     pub totp: identity_auth::TotpVerifier,
 }
@@ -216,7 +216,7 @@ pub fn world_with(store: Arc<dyn Store>, settings: identity_auth::SelfServiceSet
         courier: courier.clone(),
         code_key: identity_core::SecretBytes::new(vec![9; 32]),
     };
-    let service = identity_auth::SelfService::new(parts, settings).unwrap();
+    let service = Arc::new(identity_auth::SelfService::new(parts, settings).unwrap());
     World { store, clock, courier, sessions, authenticator, service, schemas, totp }
 }
 
@@ -225,4 +225,26 @@ pub fn last_code(courier: &identity_auth::RecordingCourier, to: &str) -> String 
     let message = courier.sent().into_iter().rev().find(|message| message.to == to).expect("a message to the address");
     let body = message.body.expose_secret().to_owned();
     body.split(|c: char| !c.is_ascii_digit()).find(|word| word.len() == 6).expect("a six-digit code").to_owned()
+}
+
+/// The admin operations over `world`, with `updb`/`ott` enrollments.
+pub fn admin(world: &World) -> identity_auth::Admin {
+    let enrollments = identity_auth::Enrollments::new(
+        world.store.clone(),
+        world.clock.clone(),
+        hasher(),
+        &identity_core::SecretBytes::new(vec![8; 32]),
+        identity_auth::EnrollmentSettings::default(),
+    )
+    .unwrap();
+    identity_auth::Admin::new(identity_auth::AdminParts {
+        store: world.store.clone(),
+        clock: world.clock.clone(),
+        sessions: world.sessions.clone(),
+        hasher: hasher(),
+        schemas: world.schemas.clone(),
+        self_service: world.service.clone(),
+        enrollments: Some(Arc::new(enrollments)),
+        password_policy: identity_auth::PasswordPolicy::default(),
+    })
 }
