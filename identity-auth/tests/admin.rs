@@ -262,14 +262,7 @@ async fn an_identity_without_credentials_enrolls_with_a_password(store: Arc<dyn 
         .unwrap();
     assert!(identity.credentials.is_empty());
     assert!(!signs_in(&world, "dev@example.com", PASSWORD).await);
-    let enrollments = identity_auth::Enrollments::new(
-        world.store.clone(),
-        world.clock.clone(),
-        hasher(),
-        &identity_core::SecretBytes::new(vec![8; 32]),
-        identity_auth::EnrollmentSettings::default(),
-    )
-    .unwrap();
+    let enrollments = enrollments(&world);
     enrollments.complete_password(issued.jwt.expose_secret(), "dev@example.com", secret(PASSWORD)).await.unwrap();
     assert!(signs_in(&world, "dev@example.com", PASSWORD).await);
 

@@ -220,9 +220,7 @@ impl SelfService {
         let totp = self.authenticator.totp().ok_or(Error::MethodNotAllowed { method: "totp" })?;
         let now = self.clock.now();
         if fields::flag(&submission.fields, "totp_unlink") {
-            let updated = self.remove_second_factor(&identity, CredentialType::Totp).await?;
-            self.sessions.revoke_others(identity.id, session.id).await?;
-            return self.saved(loaded, &updated).await;
+            return self.remove_second_factor(loaded, session, &identity, CredentialType::Totp).await;
         }
         if identity.has_credential(CredentialType::Totp) {
             loaded
@@ -283,9 +281,7 @@ impl SelfService {
         })
         .await?;
         // The first code proved the new factor: this session now has it.
-        let method =
-            AuthenticationMethod { method: CredentialType::Totp, aal: AssuranceLevel::Aal2, completed_at: now };
-        self.sessions.add_method(session, method).await?;
+        self.add_new_factor(session, CredentialType::Totp).await?;
         self.saved(loaded, &updated).await
     }
 
@@ -299,9 +295,7 @@ impl SelfService {
         let lookup = self.authenticator.lookup().ok_or(Error::MethodNotAllowed { method: "lookup_secret" })?;
         let now = self.clock.now();
         if fields::flag(&submission.fields, "lookup_secret_disable") {
-            let updated = self.remove_second_factor(&identity, CredentialType::LookupSecret).await?;
-            self.sessions.revoke_others(identity.id, session.id).await?;
-            return self.saved(loaded, &updated).await;
+            return self.remove_second_factor(loaded, session, &identity, CredentialType::LookupSecret).await;
         }
         if fields::flag(&submission.fields, "lookup_secret_confirm") {
             let pending: Option<LookupSecretConfig> =
@@ -316,12 +310,7 @@ impl SelfService {
                 Ok(())
             })
             .await?;
-            let method = AuthenticationMethod {
-                method: CredentialType::LookupSecret,
-                aal: AssuranceLevel::Aal2,
-                completed_at: now,
-            };
-            self.sessions.add_method(session, method).await?;
+            self.add_new_factor(session, CredentialType::LookupSecret).await?;
             return self.saved(loaded, &updated).await;
         }
         if !fields::flag(&submission.fields, "lookup_secret_regenerate") {
@@ -347,13 +336,29 @@ impl SelfService {
         Ok(flow)
     }
 
-    /// Removes the second factor `kind` from `identity` (the caller ends the sessions that relied on it).
-    async fn remove_second_factor(&self, identity: &Identity, kind: CredentialType) -> Result<Identity, Error> {
-        update_identity(self.store.as_ref(), identity.id, self.clock.now(), |fresh| {
+    /// Removes the second factor `kind` from `identity` and ends its other sessions, which may have relied on it.
+    async fn remove_second_factor(
+        &self,
+        loaded: LoadedFlow,
+        session: Session,
+        identity: &Identity,
+        kind: CredentialType,
+    ) -> Result<Flow, Error> {
+        let updated = update_identity(self.store.as_ref(), identity.id, self.clock.now(), |fresh| {
             fresh.credentials.remove(kind);
             Ok(())
         })
-        .await
+        .await?;
+        self.sessions.revoke_others(identity.id, session.id).await?;
+        self.saved(loaded, &updated).await
+    }
+
+    /// Records on `session` the second factor `kind` its identity just set up: a privileged session created it,
+    /// so requiring it again at once would lock the user out of their own session.
+    async fn add_new_factor(&self, session: Session, kind: CredentialType) -> Result<(), Error> {
+        let method = AuthenticationMethod { method: kind, aal: AssuranceLevel::Aal2, completed_at: self.clock.now() };
+        self.sessions.add_method(session, method).await?;
+        Ok(())
     }
 
     /// The account name an authenticator app shows: the schema's `totp.account_name` trait, else the first

@@ -229,14 +229,7 @@ pub fn last_code(courier: &identity_auth::RecordingCourier, to: &str) -> String 
 
 /// The admin operations over `world`, with `updb`/`ott` enrollments.
 pub fn admin(world: &World) -> identity_auth::Admin {
-    let enrollments = identity_auth::Enrollments::new(
-        world.store.clone(),
-        world.clock.clone(),
-        hasher(),
-        &identity_core::SecretBytes::new(vec![8; 32]),
-        identity_auth::EnrollmentSettings::default(),
-    )
-    .unwrap();
+    let enrollments = enrollments(world);
     identity_auth::Admin::new(identity_auth::AdminParts {
         store: world.store.clone(),
         clock: world.clock.clone(),
@@ -247,4 +240,16 @@ pub fn admin(world: &World) -> identity_auth::Admin {
         enrollments: Some(Arc::new(enrollments)),
         password_policy: identity_auth::PasswordPolicy::default(),
     })
+}
+
+/// Enrollments over `world`'s store, signed with the key `admin` uses.
+pub fn enrollments(world: &World) -> identity_auth::Enrollments {
+    identity_auth::Enrollments::new(
+        world.store.clone(),
+        world.clock.clone(),
+        hasher(),
+        &identity_core::SecretBytes::new(vec![8; 32]),
+        identity_auth::EnrollmentSettings::default(),
+    )
+    .unwrap()
 }
