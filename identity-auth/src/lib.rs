@@ -1,6 +1,11 @@
 //! Authentication for the identity platform: passwords (argon2id, bcrypt and Kratos' import formats), TOTP,
 //! lookup codes, X.509 client certificates, external JWT signers, enrollments, authentication policies and the
-//! secret cipher that keeps TOTP seeds and upstream tokens encrypted at rest.
+//! secret cipher that keeps TOTP seeds and upstream tokens encrypted at rest; sessions; the self-service flows
+//! in Kratos' model ([`SelfService`]: registration, login with a second step, settings, recovery and
+//! verification by code, logout), with guesses throttled per identifier, identity and client address; and the
+//! operator's jobs ([`Admin`]).
+//!
+//! Checking a password against the policy and hashing it:
 //!
 //! ```
 //! use identity_auth::{PasswordHasher, PasswordPolicy, Verification};
@@ -12,6 +17,40 @@
 //! let hash = hasher.hash(&password)?;
 //! assert_eq!(hasher.verify(&password, &hash)?, Verification::Match { rehash: false });
 //! # Ok::<(), identity_auth::Error>(())
+//! ```
+//!
+//! Signing up through a registration flow, over the in-memory store:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use identity_auth::*;
+//! use identity_core::{SecretBytes, SystemClock};
+//! use identity_schema::{IdentitySchema, SchemaRegistry};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let store: Arc<dyn identity_store::Store> = Arc::new(identity_store::MemoryStore::new());
+//! let clock = Arc::new(SystemClock);
+//! let schema = IdentitySchema::from_json_str("default", r#"{"type": "object", "properties": {"traits": {
+//!     "type": "object", "required": ["email"], "properties": {"email": {"type": "string", "format": "email",
+//!     "ory.sh/kratos": {"credentials": {"password": {"identifier": true}}}}}}}}"#)?;
+//! let hasher = Arc::new(PasswordHasher::new(HasherConfig::default())?);
+//! let parts = SelfServiceParts {
+//!     authenticator: Arc::new(Authenticator::new(store.clone(), clock.clone(), hasher)),
+//!     sessions: Arc::new(Sessions::new(store.clone(), clock.clone(), SessionSettings::default())?),
+//!     schemas: Arc::new(SchemaRegistry::new(schema)),
+//!     courier: Arc::new(RecordingCourier::new()),
+//!     code_key: SecretBytes::new(random_bytes(32)?.expose_secret()),
+//!     store,
+//!     clock,
+//! };
+//! let flows = SelfService::new(parts, SelfServiceSettings::default())?;
+//! let flow = flows.create_registration(&FlowRequest::new(FlowType::Api, "https://id.example/")).await?.flow;
+//! let body = serde_json::json!({"traits": {"email": "ada@example.com"}, "password": "correct-horse-battery"});
+//! let Submitted::Done(registered) = flows.submit_registration(flow.id, Submission::new("password", body)).await?
+//! else { panic!("the flow came back with messages") };
+//! assert!(registered.session.is_some());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
