@@ -24,6 +24,7 @@ use crate::flow::FlowType;
 use crate::password::{PasswordHasher, PasswordPolicy};
 use crate::self_service::{RecoveryCode, SelfService};
 use crate::session::Sessions;
+use crate::throttle::{identifier_key, identity_key};
 
 /// An identity to import, in Kratos' `POST /admin/identities` shape (`schema_id`, `traits`, `credentials`
 /// with a plaintext or hashed password and OIDC links, addresses, metadata, `state`, `external_id`).
@@ -199,6 +200,10 @@ impl Admin {
         self.parts.password_policy.check(&password, &names, self.parts.hasher.max_password_bytes())?;
         let hash = self.parts.hasher.hash_async(password).await?;
         let now = self.parts.clock.now();
+        // Failed guesses at the old password must not keep the user out of the new one.
+        for key in identifiers.iter().map(|identifier| identifier_key(identifier)).chain([identity_key(identity)]) {
+            self.parts.store.reset_failures(&key).await?;
+        }
         let updated = replace_password(self.parts.store.as_ref(), identity, hash, identifiers, now).await?;
         self.parts.sessions.revoke_all(identity).await?;
         Ok(updated)

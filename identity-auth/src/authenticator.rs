@@ -11,7 +11,7 @@ use identity_core::{
     AssuranceLevel, AuthenticationMethod, AuthenticationPolicy, Clock, CredentialConfig, CredentialType, Identity,
     IdentityId, SecretString,
 };
-use identity_store::{Store, normalize_identifier};
+use identity_store::Store;
 
 use crate::certificate::CertificateVerifier;
 use crate::error::Error;
@@ -19,7 +19,7 @@ use crate::jwt_signer::{CompiledSigner, IdentityMatch};
 use crate::lookup::LookupSecrets;
 use crate::password::{PasswordHasher, Verification};
 use crate::policy::Policies;
-use crate::throttle::{RateLimit, Throttle};
+use crate::throttle::{RateLimit, Throttle, identifier_key, identity_key, second_factor_key};
 use crate::totp::TotpVerifier;
 
 /// A first factor as a client presents it.
@@ -102,11 +102,15 @@ impl Authenticator {
         self
     }
 
-    /// Sets how many failures one client address may make (`None`: no limit per address). Identifiers and
-    /// identities are limited by the authentication policies.
-    pub fn with_address_limit(mut self, limit: Option<RateLimit>) -> Self {
+    /// Sets how many failures one client address may make, in passwords, second factors and the self-service
+    /// flows' codes (`None`: no limit per address). Identifiers and identities are limited by the
+    /// authentication policies.
+    pub fn with_address_limit(mut self, limit: Option<RateLimit>) -> Result<Self, Error> {
+        if let Some(limit) = limit {
+            limit.check("address_limit")?;
+        }
         self.throttle = Throttle::new(self.store.clone(), limit);
-        self
+        Ok(self)
     }
 
     /// Accepts client certificates issued by these CAs.
@@ -141,6 +145,11 @@ impl Authenticator {
     /// The backup-code hasher, when backup codes are enabled.
     pub(crate) fn lookup(&self) -> Option<&LookupSecrets> {
         self.lookup.as_ref()
+    }
+
+    /// The throttle, shared with the self-service flows so one client address has one budget.
+    pub(crate) fn throttle(&self) -> &Throttle {
+        &self.throttle
     }
 
     /// The password hasher.
@@ -224,12 +233,12 @@ impl Authenticator {
         // the limit. The identifier's counter follows the default policy whether or not the account exists, so
         // lockout does not tell which accounts do; the identity's own counter (across all its identifiers)
         // follows its policy.
-        let identifier_key = format!("login:password:{}", normalize_identifier(CredentialType::Password, identifier));
+        let identifier_key = identifier_key(identifier);
         let default_limit = RateLimit::of_policy(self.policies.default_policy());
         self.throttle.count_attempt(&identifier_key, default_limit, now).await?;
         if let Some(identity) = &identity {
             let limit = RateLimit::of_policy(self.policy_of(identity));
-            self.throttle.count_attempt(&format!("login:identity:{}", identity.id), limit, now).await?;
+            self.throttle.count_attempt(&identity_key(identity.id), limit, now).await?;
         }
         let hash = identity.as_ref().and_then(|identity| match identity.credentials.get(CredentialType::Password) {
             Some(credential) => match &credential.config {
@@ -247,7 +256,7 @@ impl Authenticator {
             return Err(Error::InvalidCredentials);
         }
         self.throttle.reset(&identifier_key).await?;
-        self.throttle.reset(&format!("login:identity:{}", identity.id)).await?;
+        self.throttle.reset(&identity_key(identity.id)).await?;
         if rehash && let Ok(fresh) = self.hasher.hash_async(password).await {
             // Best effort: the login succeeded whatever happens to the upgrade.
             let verified =
@@ -424,7 +433,7 @@ impl Authenticator {
         if !names_identity {
             return Err(Error::InvalidCredentials);
         }
-        self.throttle.reset(&format!("second-factor:{identity}")).await?;
+        self.throttle.reset(&second_factor_key(identity)).await?;
         Ok(AuthenticationMethod { method: CredentialType::ExtJwt, aal: AssuranceLevel::Aal2, completed_at: now })
     }
 
@@ -511,7 +520,7 @@ impl Authenticator {
         }
         self.throttle.check_address(client, now).await?;
         let limit = RateLimit::of_policy(self.policy_of(&stored));
-        self.throttle.count_attempt(&format!("second-factor:{identity}"), limit, now).await?;
+        self.throttle.count_attempt(&second_factor_key(identity), limit, now).await?;
         Ok(stored)
     }
 
@@ -524,7 +533,7 @@ impl Authenticator {
         checked: Result<T, Error>,
     ) -> Result<T, Error> {
         match &checked {
-            Ok(_) => self.throttle.reset(&format!("second-factor:{identity}")).await?,
+            Ok(_) => self.throttle.reset(&second_factor_key(identity)).await?,
             Err(Error::InvalidTotpCode | Error::InvalidLookupCode) => self.throttle.address_failed(client, now).await?,
             Err(_) => {}
         }

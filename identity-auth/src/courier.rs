@@ -42,7 +42,8 @@ pub trait Courier: Send + Sync {
     async fn send(&self, message: Message) -> Result<(), Error>;
 }
 
-/// Plain-text templates per message kind. `{code}` and `{minutes}` (how long the code lasts) are replaced.
+/// Plain-text templates per message kind. `{code}`, `{minutes}` (how long the code lasts) and `{link}` (where
+/// to enter the code: the flow it belongs to) are replaced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Templates {
     /// Subject and body of recovery messages.
@@ -56,20 +57,20 @@ impl Default for Templates {
         Self {
             recovery: (
                 "Recover access to your account".into(),
-                "Your recovery code is {code}. It expires in {minutes} minutes. If you did not ask for it, ignore this \
-                 message."
+                "Your recovery code is {code}. Enter it at {link} within {minutes} minutes. If you did not ask for \
+                 it, ignore this message."
                     .into(),
             ),
             verification: (
                 "Please verify your address".into(),
-                "Your verification code is {code}. It expires in {minutes} minutes.".into(),
+                "Your verification code is {code}. Enter it at {link} within {minutes} minutes.".into(),
             ),
         }
     }
 }
 
 impl Templates {
-    /// The message of `kind` carrying `code` to `to`, valid for `lifetime`.
+    /// The message of `kind` carrying `code` to `to`, valid for `lifetime`, to be entered at `link`.
     pub fn render(
         &self,
         kind: MessageKind,
@@ -77,13 +78,17 @@ impl Templates {
         via: AddressVia,
         code: &SecretString,
         lifetime: Duration,
+        link: &str,
     ) -> Message {
         let (subject, body) = match kind {
             MessageKind::RecoveryCode => &self.recovery,
             MessageKind::VerificationCode => &self.verification,
         };
-        let body =
-            body.replace("{minutes}", &lifetime.whole_minutes().to_string()).replace("{code}", code.expose_secret());
+        // The code goes in last, so nothing in it is taken for a placeholder.
+        let body = body
+            .replace("{minutes}", &lifetime.whole_minutes().to_string())
+            .replace("{link}", link)
+            .replace("{code}", code.expose_secret());
         Message { kind, to: to.to_owned(), via, subject: subject.clone(), body: SecretString::new(body) }
     }
 }
@@ -128,8 +133,10 @@ mod tests {
             AddressVia::Email,
             &code,
             Duration::hours(1),
+            "https://id.example/self-service/recovery?flow=f1",
         );
-        assert!(message.body.expose_secret().contains("482913") && message.body.expose_secret().contains("60 minutes"));
+        let body = message.body.expose_secret();
+        assert!(body.contains("482913") && body.contains("60 minutes") && body.contains("?flow=f1"), "{body}");
         assert!(!format!("{message:?}").contains("482913"), "the code leaks through Debug");
         let courier = RecordingCourier::new();
         courier.send(message).await.unwrap();
@@ -147,6 +154,7 @@ mod tests {
             AddressVia::Sms,
             &SecretString::new("123456"),
             Duration::minutes(10),
+            "https://id.example/v",
         );
         assert_eq!((message.subject.as_str(), message.body.expose_secret()), ("Bitte bestätigen", "Code: 123456"));
     }

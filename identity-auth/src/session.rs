@@ -26,6 +26,10 @@ pub struct SessionSettings {
     /// How recently the identity must have authenticated for the session to change credentials (default 15
     /// minutes).
     pub privileged_max_age: Duration,
+    /// Whether every identity needs a second factor, set up or not (default off). A one-factor session of an
+    /// identity without one is then refused where [`RequiredAal::HighestAvailable`] applies, and good only for
+    /// setting one up in settings.
+    pub enforce_mfa: bool,
 }
 
 impl Default for SessionSettings {
@@ -34,6 +38,7 @@ impl Default for SessionSettings {
             lifespan: Duration::hours(24),
             earliest_possible_extend: Duration::hours(24),
             privileged_max_age: Duration::minutes(15),
+            enforce_mfa: false,
         }
     }
 }
@@ -155,9 +160,14 @@ impl Sessions {
         Ok(session)
     }
 
-    fn second_factor_expected(&self, identity: &Identity) -> bool {
+    /// Whether `identity`'s sessions need a second factor: it has one, its policy asks for one, or the
+    /// deployment enforces one for everybody.
+    pub fn second_factor_expected(&self, identity: &Identity) -> bool {
         let secondary = self.policies.of(identity).secondary;
-        has_second_factor(identity) || secondary.require_totp || secondary.require_ext_jwt_signer.is_some()
+        self.settings.enforce_mfa
+            || has_second_factor(identity)
+            || secondary.require_totp
+            || secondary.require_ext_jwt_signer.is_some()
     }
 
     /// `identity`'s session `id`; another identity's session is not found, so its id reveals nothing.

@@ -28,6 +28,17 @@ impl Default for RateLimit {
 }
 
 impl RateLimit {
+    /// Refuses a limit that would refuse everything or nothing: at least one failure, a positive window.
+    pub fn check(&self, field: &'static str) -> Result<(), Error> {
+        if self.max_failures == 0 || !self.window.is_positive() {
+            return Err(Error::InvalidConfig {
+                field,
+                reason: "allow at least one failure in a positive window".into(),
+            });
+        }
+        Ok(())
+    }
+
     /// The password limit an authentication policy sets (`max_attempts` in `lockout_duration_minutes`), if any.
     pub fn of_policy(policy: &AuthenticationPolicy) -> Option<Self> {
         let rules = policy.primary.password;
@@ -98,6 +109,22 @@ fn refuse_past(counter: Failures, limit: RateLimit, now: OffsetDateTime, over: b
     // the window, whatever clocks of other replicas wrote.
     let left = (counter.window_end - now).clamp(Duration::seconds(1), limit.window);
     Err(Error::RateLimited { retry_after: left })
+}
+
+/// The counter of password attempts on one identifier.
+pub(crate) fn identifier_key(identifier: &str) -> String {
+    let normalized = identity_store::normalize_identifier(identity_core::CredentialType::Password, identifier);
+    format!("login:password:{normalized}")
+}
+
+/// The counter of password attempts on one identity, across its identifiers.
+pub(crate) fn identity_key(identity: identity_core::IdentityId) -> String {
+    format!("login:identity:{identity}")
+}
+
+/// The counter of second-factor attempts of one identity.
+pub(crate) fn second_factor_key(identity: identity_core::IdentityId) -> String {
+    format!("second-factor:{identity}")
 }
 
 /// The counter of failures from one client address. IPv6 clients are counted per /64, since one host usually

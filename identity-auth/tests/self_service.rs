@@ -11,7 +11,7 @@ use identity_auth::{
     Submitted,
 };
 use identity_core::time::Duration;
-use identity_core::{AssuranceLevel, Clock, CredentialType, VerificationStatus};
+use identity_core::{AssuranceLevel, Clock, CredentialType, SecretString, VerificationStatus};
 use identity_store::Store;
 use serde_json::{Value, json};
 use support::*;
@@ -32,6 +32,16 @@ on_every_store!(
     recovery_never_tells_known_from_unknown_addresses,
     recovery_codes_expire_and_a_sixth_try_is_refused,
     logout_revokes_the_session,
+    enforced_mfa_leaves_a_session_good_only_for_setting_up_a_factor,
+    refresh_and_upgrade_need_the_flows_own_session,
+    second_factors_and_codes_are_rate_limited_too,
+    a_success_resets_the_identifiers_count,
+    removing_backup_codes_ends_other_sessions_and_nothing_is_removed_twice,
+    verification_can_be_asked_for_by_address,
+    code_requests_are_limited_and_a_new_recovery_code_replaces_the_old,
+    disabled_identities_get_no_recovery_code,
+    flows_are_shown_only_to_their_owner_and_submissions_hide_secrets,
+    a_registration_flow_registers_once,
 );
 
 const PASSWORD: &str = "correct-horse-battery-staple";
@@ -190,7 +200,7 @@ async fn flows_refuse_wrong_csrf_wrong_methods_and_expiry(store: Arc<dyn Store>)
     let expired =
         world.service.submit_registration(id, Submission::new("password", body).with_csrf(token.expose_secret())).await;
     assert!(matches!(expired, Err(Error::FlowExpired)), "{expired:?}");
-    let unknown = world.service.flow(identity_core::FlowId::new(), FlowKind::Login).await;
+    let unknown = world.service.flow(identity_core::FlowId::new(), FlowKind::Login, None, None).await;
     assert!(matches!(unknown, Err(Error::FlowNotFound)));
 }
 
@@ -285,7 +295,10 @@ async fn backup_codes_are_set_up_in_settings_and_work_once(store: Arc<dyn Store>
     let codes = text_node(&shown_codes, "lookup_secret_codes");
     let codes: Vec<String> = codes.split(", ").map(str::to_owned).collect();
     assert_eq!(codes.len(), 12);
-    let stored = serde_json::to_string(&world.service.flow(flow.id, FlowKind::Settings).await.unwrap()).unwrap();
+    let stored = serde_json::to_string(
+        &world.service.flow(flow.id, FlowKind::Settings, None, Some(token.expose_secret())).await.unwrap(),
+    )
+    .unwrap();
     assert!(!stored.contains(&codes[0]), "backup codes were stored in the flow");
     assert!(!world.store.identity(registered.identity.id).await.unwrap().has_credential(CredentialType::LookupSecret));
     let confirm =
@@ -323,8 +336,8 @@ async fn aal1_sessions_are_refused_where_aal2_is_required_until_upgraded(store: 
     request.flow.requested_aal = Some(AssuranceLevel::Aal2);
     let flow = world.service.create_login(&request).await.unwrap().flow;
     let code = totp_code(&uri, &world);
-    let upgraded =
-        done(world.service.submit_login(flow.id, Submission::new("totp", json!({"totp_code": code}))).await.unwrap());
+    let upgraded = Submission::new("totp", json!({"totp_code": code})).with_session(token);
+    let upgraded = done(world.service.submit_login(flow.id, upgraded).await.unwrap());
     assert!(upgraded.token.is_none(), "an upgrade keeps the session's token");
     assert_eq!(upgraded.session.id, aal1.session.id);
     let (session, _) = world.sessions.check(token, RequiredAal::HighestAvailable).await.unwrap();
@@ -353,7 +366,8 @@ async fn password_change_needs_a_privileged_session_and_ends_other_sessions(stor
     refresh.flow.refresh = true;
     let login = world.service.create_login(&refresh).await.unwrap().flow;
     let body = json!({"identifier": "ada@example.com", "password": PASSWORD});
-    let refreshed = done(world.service.submit_login(login.id, Submission::new("password", body)).await.unwrap());
+    let body = Submission::new("password", body).with_session(token.expose_secret());
+    let refreshed = done(world.service.submit_login(login.id, body).await.unwrap());
     assert!(refreshed.token.is_none());
     let weak = Submission::new("password", json!({"password": "ada@example.com"})).with_session(token.expose_secret());
     assert_eq!(errors_on(&world.service.submit_settings(flow.id, weak).await.unwrap(), "password"), vec![4000005]);
@@ -430,7 +444,10 @@ async fn totp_is_enrolled_with_a_first_code_and_its_secret_is_shown_once(store: 
         .unwrap();
     let uri = text_node(&shown_secret, "totp_secret_key");
     assert!(uri.starts_with("otpauth://totp/"), "{uri}");
-    let stored = serde_json::to_string(&world.service.flow(flow.id, FlowKind::Settings).await.unwrap()).unwrap();
+    let stored = serde_json::to_string(
+        &world.service.flow(flow.id, FlowKind::Settings, None, Some(token.expose_secret())).await.unwrap(),
+    )
+    .unwrap();
     assert!(!stored.contains("otpauth"), "the TOTP secret was stored in the flow");
     let wrong = Submission::new("totp", json!({"totp_code": "000000"})).with_session(token.expose_secret());
     assert_eq!(errors_on(&world.service.submit_settings(flow.id, wrong).await.unwrap(), "totp_code"), vec![4000008]);
@@ -555,4 +572,218 @@ async fn logout_revokes_the_session(store: Arc<dyn Store>) {
         Err(Error::SessionInactive)
     ));
     assert!(matches!(world.service.logout(token.expose_secret()).await, Err(Error::SessionInactive)));
+}
+
+async fn enforced_mfa_leaves_a_session_good_only_for_setting_up_a_factor(store: Arc<dyn Store>) {
+    let sessions = identity_auth::SessionSettings { enforce_mfa: true, ..identity_auth::SessionSettings::default() };
+    let world = world_full(store, SelfServiceSettings::default(), sessions);
+    register(&world, "ada@example.com").await;
+    let logged_in = done(log_in(&world, "ada@example.com", PASSWORD).await.unwrap());
+    assert!(logged_in.second_factor_required);
+    assert_eq!(logged_in.session.authenticator_assurance_level, AssuranceLevel::Aal1);
+    let token = logged_in.token.unwrap();
+    let checked = world.sessions.check(token.expose_secret(), RequiredAal::HighestAvailable).await;
+    assert!(matches!(checked, Err(Error::Aal2Required)), "{checked:?}");
+    let uri = enroll_totp(&world, token.expose_secret()).await;
+    world.sessions.check(token.expose_secret(), RequiredAal::HighestAvailable).await.unwrap();
+    world.clock.advance(Duration::minutes(1));
+    let second_step = shown(log_in(&world, "ada@example.com", PASSWORD).await.unwrap());
+    let code = totp_code(&uri, &world);
+    let body = json!({"totp_code": code});
+    let logged_in = done(world.service.submit_login(second_step.id, Submission::new("totp", body)).await.unwrap());
+    assert!(!logged_in.second_factor_required);
+    assert_eq!(logged_in.session.authenticator_assurance_level, AssuranceLevel::Aal2);
+}
+
+async fn refresh_and_upgrade_need_the_flows_own_session(store: Arc<dyn Store>) {
+    let world = world(store);
+    let token = register(&world, "ada@example.com").await.session.unwrap().token;
+    register(&world, "grace@example.com").await;
+    let mut refresh = LoginRequest { flow: api(), session_token: Some(token.expose_secret().to_owned()) };
+    refresh.flow.refresh = true;
+    let flow = world.service.create_login(&refresh).await.unwrap().flow;
+    assert!(flow.refresh);
+    let grace = json!({"identifier": "grace@example.com", "password": PASSWORD});
+    let other = world
+        .service
+        .submit_login(flow.id, Submission::new("password", grace).with_session(token.expose_secret()))
+        .await;
+    assert!(matches!(other, Err(Error::IdentityMismatch)), "{other:?}");
+    let ada = json!({"identifier": "ada@example.com", "password": PASSWORD});
+    let without = world.service.submit_login(flow.id, Submission::new("password", ada.clone())).await;
+    assert!(matches!(without, Err(Error::SessionInactive)), "{without:?}");
+    let refreshed =
+        world.service.submit_login(flow.id, Submission::new("password", ada).with_session(token.expose_secret())).await;
+    assert!(done(refreshed.unwrap()).token.is_none());
+}
+
+async fn second_factors_and_codes_are_rate_limited_too(store: Arc<dyn Store>) {
+    let world = world(store);
+    let registered = register(&world, "ada@example.com").await;
+    let uri = enroll_totp(&world, registered.session.unwrap().token.expose_secret()).await;
+    world.clock.advance(Duration::minutes(1));
+    let second_step = shown(log_in(&world, "ada@example.com", PASSWORD).await.unwrap());
+    for _ in 0..10 {
+        let wrong = world.service.submit_login(second_step.id, Submission::new("totp", json!({"totp_code": "000000"})));
+        assert_eq!(errors_on(&shown(wrong.await.unwrap()), "totp_code"), vec![4000008]);
+    }
+    let code = totp_code(&uri, &world);
+    let limited = world.service.submit_login(second_step.id, Submission::new("totp", json!({"totp_code": code}))).await;
+    assert!(matches!(limited, Err(Error::RateLimited { .. })), "{limited:?}");
+
+    // Wrong codes from one address add up across recovery flows.
+    let client = identity_auth::ClientInfo { ip_address: Some("198.51.100.7".parse().unwrap()), user_agent: None };
+    for _ in 0..2 {
+        let flow = request_recovery(&world).await;
+        for _ in 0..5 {
+            let wrong = Submission::new("code", json!({"code": "000000"})).from_client(client.clone());
+            shown(world.service.submit_recovery(flow.id, wrong).await.unwrap());
+        }
+    }
+    let flow = request_recovery(&world).await;
+    let code = last_code(&world.courier, "ada@example.com");
+    let limited = world
+        .service
+        .submit_recovery(flow.id, Submission::new("code", json!({"code": code})).from_client(client))
+        .await;
+    assert!(matches!(limited, Err(Error::RateLimited { .. })), "{limited:?}");
+    done(world.service.submit_recovery(flow.id, Submission::new("code", json!({"code": code}))).await.unwrap());
+}
+
+async fn a_success_resets_the_identifiers_count(store: Arc<dyn Store>) {
+    let world = world(store);
+    register(&world, "ada@example.com").await;
+    for _ in 0..2 {
+        for _ in 0..9 {
+            shown(log_in(&world, "ada@example.com", "wrong-password").await.unwrap());
+        }
+        done(log_in(&world, "ada@example.com", PASSWORD).await.unwrap());
+    }
+}
+
+async fn removing_backup_codes_ends_other_sessions_and_nothing_is_removed_twice(store: Arc<dyn Store>) {
+    let world = world(store);
+    let token = register(&world, "ada@example.com").await.session.unwrap().token;
+    let flow = world.service.create_settings(&api(), token.expose_secret()).await.unwrap().flow;
+    let submit = |fields: Value| {
+        world
+            .service
+            .submit_settings(flow.id, Submission::new("lookup_secret", fields).with_session(token.expose_secret()))
+    };
+    submit(json!({"lookup_secret_regenerate": true})).await.unwrap();
+    assert_eq!(submit(json!({"lookup_secret_confirm": true})).await.unwrap().state, "success");
+    let other = register_session(&world).await;
+    assert_eq!(submit(json!({"lookup_secret_disable": true})).await.unwrap().state, "success");
+    assert!(matches!(
+        world.sessions.check(other.expose_secret(), RequiredAal::Aal1).await,
+        Err(Error::SessionInactive)
+    ));
+    let another = register_session(&world).await;
+    let again = submit(json!({"lookup_secret_disable": true})).await.unwrap();
+    assert_eq!(errors_on(&again, ""), vec![4000001]);
+    world.sessions.check(another.expose_secret(), RequiredAal::Aal1).await.unwrap();
+}
+
+/// A second session of ada's, from a password login (her backup codes, if any, completing it).
+async fn register_session(world: &World) -> SecretString {
+    let identity = world.store.find_identity_by_identifier(CredentialType::Password, "ada@example.com").await;
+    let identity = identity.unwrap().unwrap();
+    let method = identity_core::AuthenticationMethod {
+        method: CredentialType::Password,
+        aal: AssuranceLevel::Aal1,
+        completed_at: world.clock.now(),
+    };
+    world.sessions.issue(&identity, vec![method], Default::default()).await.unwrap().token
+}
+
+async fn verification_can_be_asked_for_by_address(store: Arc<dyn Store>) {
+    let world = world(store);
+    let id = register(&world, "ada@example.com").await.identity.id;
+    let ask = |email: &'static str| {
+        let service = &world.service;
+        async move {
+            let flow = service.create_verification(&api()).await.unwrap().flow;
+            shown(service.submit_verification(flow.id, Submission::new("code", json!({"email": email}))).await.unwrap())
+        }
+    };
+    let unknown = ask("nobody@example.com").await;
+    let flow = ask("ada@example.com").await;
+    assert_eq!(serde_json::to_value(&unknown.ui.messages).unwrap(), serde_json::to_value(&flow.ui.messages).unwrap());
+    let message = world.courier.sent().into_iter().last().unwrap();
+    assert!(message.body.expose_secret().contains(&format!("/self-service/verification?flow={}", flow.id)));
+    let code = last_code(&world.courier, "ada@example.com");
+    done(world.service.submit_verification(flow.id, Submission::new("code", json!({"code": code}))).await.unwrap());
+    assert!(world.store.identity(id).await.unwrap().verifiable_addresses[0].verified);
+}
+
+async fn code_requests_are_limited_and_a_new_recovery_code_replaces_the_old(store: Arc<dyn Store>) {
+    let world = world(store);
+    register(&world, "ada@example.com").await;
+    let first = request_recovery(&world).await;
+    let old = last_code(&world.courier, "ada@example.com");
+    let second = request_recovery(&world).await;
+    let new = last_code(&world.courier, "ada@example.com");
+    let stale = world.service.submit_recovery(first.id, Submission::new("code", json!({"code": old}))).await;
+    assert_eq!(errors_on(&shown(stale.unwrap()), "code"), vec![4060006]);
+
+    for _ in 1..5 {
+        let again = Submission::new("code", json!({"email": "ada@example.com"}));
+        shown(world.service.submit_recovery(second.id, again).await.unwrap());
+    }
+    let flooded =
+        world.service.submit_recovery(second.id, Submission::new("code", json!({"email": "x@example.com"}))).await;
+    assert!(matches!(flooded, Err(Error::RateLimited { .. })), "{flooded:?}");
+    let newest = last_code(&world.courier, "ada@example.com");
+    assert_ne!(new, newest);
+    done(world.service.submit_recovery(second.id, Submission::new("code", json!({"code": newest}))).await.unwrap());
+}
+
+async fn disabled_identities_get_no_recovery_code(store: Arc<dyn Store>) {
+    let world = world(store);
+    let id = register(&world, "ada@example.com").await.identity.id;
+    admin(&world).set_state(id, identity_core::IdentityState::Inactive).await.unwrap();
+    let sent = world.courier.sent().len();
+    let flow = request_recovery(&world).await;
+    assert_eq!(flow.state, "sent_email");
+    assert_eq!(world.courier.sent().len(), sent);
+}
+
+async fn flows_are_shown_only_to_their_owner_and_submissions_hide_secrets(store: Arc<dyn Store>) {
+    let world = world(store);
+    let ada = register(&world, "ada@example.com").await.session.unwrap().token;
+    let grace = register(&world, "grace@example.com").await.session.unwrap().token;
+    let flow = world.service.create_settings(&api(), ada.expose_secret()).await.unwrap().flow;
+    let foreign = world.service.flow(flow.id, FlowKind::Settings, None, Some(grace.expose_secret())).await;
+    assert!(matches!(foreign, Err(Error::IdentityMismatch)), "{foreign:?}");
+    let anonymous = world.service.flow(flow.id, FlowKind::Settings, None, None).await;
+    assert!(matches!(anonymous, Err(Error::SessionInactive)), "{anonymous:?}");
+    let browser = FlowRequest::new(FlowType::Browser, "https://id.example/self-service/login/browser");
+    let created = world.service.create_recovery(&browser).await.unwrap();
+    let no_cookie = world.service.flow(created.flow.id, FlowKind::Recovery, None, None).await;
+    assert!(matches!(no_cookie, Err(Error::CsrfViolation)), "{no_cookie:?}");
+    let token = created.csrf_token.unwrap();
+    world.service.flow(created.flow.id, FlowKind::Recovery, Some(token.expose_secret()), None).await.unwrap();
+
+    let submission = Submission::new("password", json!({"identifier": "ada", "password": "hunter2-secret"}))
+        .with_session("session-secret")
+        .with_csrf("csrf-secret");
+    let debug = format!("{submission:?}");
+    for secret in ["hunter2-secret", "session-secret", "csrf-secret"] {
+        assert!(!debug.contains(secret), "{debug}");
+    }
+    let request = LoginRequest { flow: api(), session_token: Some("session-secret".into()) };
+    assert!(!format!("{request:?}").contains("session-secret"));
+}
+
+async fn a_registration_flow_registers_once(store: Arc<dyn Store>) {
+    let world = world(store);
+    let flow = world.service.create_registration(&api()).await.unwrap().flow;
+    let submit = |email: &str| {
+        let body = json!({ "traits": { "email": email }, "password": PASSWORD });
+        world.service.submit_registration(flow.id, Submission::new("password", body))
+    };
+    let (a, b) = tokio::join!(submit("one@example.com"), submit("two@example.com"));
+    let finished = [&a, &b].iter().filter(|outcome| matches!(outcome, Ok(Submitted::Done(_)))).count();
+    assert_eq!(finished, 1, "{a:?} / {b:?}");
+    assert_eq!(world.store.count_identities(&Default::default()).await.unwrap(), 1);
 }

@@ -136,3 +136,34 @@ fn options_never_show_a_database_password() {
     assert!(shown.contains("postgres://app:***@db.internal:5432/identity"), "{shown}");
     assert_eq!(identity_store::sql::redact_password("sqlite://x.db"), "sqlite://x.db");
 }
+
+#[tokio::test]
+async fn migrating_to_version_2_indexes_the_addresses_of_stored_identities() {
+    use identity_core::{AddressVia, RecoveryAddress, VerifiableAddress};
+    use identity_store::AddressKind;
+    use identity_store::sql::testing_support::execute;
+    let store = open(&fresh_path()).await;
+    let now = OffsetDateTime::UNIX_EPOCH;
+    let mut ada = testing::identity_with_email("ada@example.com");
+    ada.recovery_addresses.push(RecoveryAddress::new("ada@example.com", AddressVia::Email, now).unwrap());
+    ada.verifiable_addresses.push(VerifiableAddress::new("ada@example.com", AddressVia::Email, now).unwrap());
+    let mut twin = testing::identity_with_email("twin@example.com");
+    twin.recovery_addresses.push(RecoveryAddress::new("twin@example.com", AddressVia::Email, now).unwrap());
+    store.create_identity(&ada).await.unwrap();
+    store.create_identity(&twin).await.unwrap();
+    // Back to version 1, where addresses were not indexed.
+    execute(&store, "DELETE FROM identity_identifiers WHERE credential_type LIKE '%_address'").await.unwrap();
+    execute(&store, "DELETE FROM identity_store_migrations WHERE version = 2").await.unwrap();
+    assert!(store.find_identity_by_address(AddressKind::Recovery, "ada@example.com").await.unwrap().is_none());
+    assert!(matches!(store.check_schema().await, Err(Error::SchemaTooOld { found: 1, .. })));
+
+    store.migrate().await.unwrap();
+    let found = |kind, address: &'static str| {
+        let store = &store;
+        async move { store.find_identity_by_address(kind, address).await.unwrap().map(|i| i.id) }
+    };
+    assert_eq!(found(AddressKind::Recovery, "ada@example.com").await, Some(ada.id));
+    assert_eq!(found(AddressKind::Verifiable, "ada@example.com").await, Some(ada.id));
+    assert_eq!(found(AddressKind::Recovery, "twin@example.com").await, Some(twin.id));
+    store.check_schema().await.unwrap();
+}

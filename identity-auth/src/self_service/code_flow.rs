@@ -2,12 +2,14 @@
 //! to someone (and answering the same when it does not), and redeeming the code at most once, within its
 //! lifespan and within the flow's limit of tries.
 
+use identity_core::time::Duration;
 use identity_core::{Identity, IdentityId};
 use identity_store::{AddressKind, CodePurpose, OneTimeCode, normalize_address};
 
 use super::{SelfService, Submission, Submitted, fields, nodes, set_nodes};
 use crate::error::Error;
 use crate::flow::{FlowKind, LoadedFlow};
+use crate::throttle::RateLimit;
 use crate::ui::UiText;
 
 /// Which code flow: recovery or verification.
@@ -76,11 +78,26 @@ impl SelfService {
             return self.show(loaded).await;
         };
         let normalized = normalize_address(address);
-        if let Some(identity) = self.store.find_identity_by_address(which.addresses, &normalized).await?
-            && identity.is_active()
-            && let Some(via) = via_of(&identity, which.addresses, &normalized)
-        {
-            self.send_code(which.purpose, identity.id, &normalized, via, loaded.flow.id).await?;
+        // Sends are limited per flow and per address, known or not (so the limit tells nothing): codes cannot
+        // be piled up to guess one, nor an inbox flooded.
+        let now = self.clock.now();
+        let flow_limit = RateLimit {
+            max_failures: self.settings.code_max_submissions,
+            window: (loaded.flow.expires_at - now).max(Duration::seconds(1)),
+        };
+        let flow_key = format!("code-sent:flow:{}", loaded.flow.id);
+        self.throttle.count_attempt(&flow_key, Some(flow_limit), now).await?;
+        let address_key = format!("code-sent:{}:{normalized}", which.purpose.as_str());
+        self.throttle.count_attempt(&address_key, Some(RateLimit::default()), now).await?;
+        let owner = self.store.find_identity_by_address(which.addresses, &normalized).await?;
+        let owner = owner.filter(Identity::is_active);
+        match owner.as_ref().and_then(|identity| Some((identity.id, via_of(identity, which.addresses, &normalized)?))) {
+            Some((identity, via)) => self.send_code(which.purpose, identity, &normalized, via, loaded.flow.id).await?,
+            None => {
+                // About the same store work as storing a code, so the answer takes about as long.
+                let decoy = self.code_hash(loaded.flow.id, &normalized);
+                self.store.consume_code(which.purpose, &decoy, now).await?;
+            }
         }
         // Known or not, the answer is the same, so addresses cannot be probed.
         loaded.flow.state = "sent_email".into();

@@ -17,6 +17,9 @@ pub(super) fn flag(fields: &Value, name: &str) -> bool {
     }
 }
 
+/// The most segments a dotted trait name may have.
+const MAX_PATH_SEGMENTS: usize = 16;
+
 /// The submitted traits: the `traits` object, or the `traits.`-prefixed fields nested into one. `None` when
 /// neither is there.
 pub(super) fn traits(fields: &Value) -> Option<Value> {
@@ -29,7 +32,11 @@ pub(super) fn traits(fields: &Value) -> Option<Value> {
     for (name, value) in object {
         let Some(path) = name.strip_prefix("traits.") else { continue };
         found = true;
-        insert_path(&mut traits, path, value.clone());
+        // A name nesting deeper than any schema does is left out (the schema then says what is missing):
+        // following it would only build a document deep enough to exhaust the stack.
+        if path.split('.').count() <= MAX_PATH_SEGMENTS {
+            insert_path(&mut traits, path, value.clone());
+        }
     }
     found.then_some(Value::Object(traits))
 }
@@ -66,6 +73,8 @@ mod tests {
         assert_eq!(traits(&json!({"password": "x"})), None);
         assert_eq!(traits(&json!("not an object")), None);
         assert_eq!(traits(&json!({"traits.a": 1, "traits.a.b": 2})), Some(json!({"a": {"b": 2}})));
+        let deep = format!("traits{}", ".a".repeat(100_000));
+        assert_eq!(traits(&json!({ deep: 1, "traits.b": 2 })), Some(json!({"b": 2})));
     }
 
     #[test]

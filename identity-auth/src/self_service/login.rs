@@ -15,12 +15,19 @@ use crate::session::RequiredAal;
 use crate::ui::UiText;
 
 /// A login flow to start: the request, and the session the client already holds (for `refresh` and `aal2`).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LoginRequest {
     /// The request; its `refresh` and `requested_aal` say what the flow is for.
     pub flow: FlowRequest,
     /// The session token or cookie the request carried.
     pub session_token: Option<String>,
+}
+
+impl std::fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let token = self.session_token.as_ref().map(|_| "***");
+        f.debug_struct("LoginRequest").field("flow", &self.flow).field("session_token", &token).finish()
+    }
 }
 
 /// A finished login.
@@ -33,8 +40,8 @@ pub struct LoggedIn {
     /// The new session's token, to hand over once; `None` when an existing session was refreshed or upgraded
     /// (its token is unchanged).
     pub token: Option<SecretString>,
-    /// Whether a second factor is still required but none is set up: the session is one-factor and good only
-    /// for setting one up in settings.
+    /// Whether a second factor is still required but none that a flow can check is set up: the session is
+    /// one-factor, refused where `highest_available` applies, and good only for setting one up in settings.
     pub second_factor_required: bool,
 }
 
@@ -145,9 +152,9 @@ impl SelfService {
         if let Some(session) = progress.session {
             // A refresh: the existing session is re-authenticated, so privileged again.
             let method = authenticated.methods.into_iter().next().ok_or(Error::InvalidCredentials)?;
-            return self.finish_on_session(id, session, identity, method).await;
+            return self.finish_on_session(id, session, submission.session_token.as_deref(), identity, method).await;
         }
-        let needs_second = authenticated.second_factor.is_some() || self.settings.enforce_mfa;
+        let needs_second = authenticated.second_factor.is_some() || self.sessions.second_factor_expected(&identity);
         let factors = self.second_factors(&identity);
         if needs_second && !factors.is_empty() {
             let progress = Progress { session: None, methods: authenticated.methods, second_step: true };
@@ -167,9 +174,13 @@ impl SelfService {
         }))
     }
 
-    /// The second factors `identity` has that this deployment checks.
+    /// The second factors `identity` has that this deployment checks and its policy accepts (a policy that
+    /// requires an external JWT accepts nothing else, and flows do not take JWTs).
     fn second_factors(&self, identity: &Identity) -> Vec<CredentialType> {
         let mut factors = Vec::new();
+        if self.authenticator.policy_of(identity).secondary.require_ext_jwt_signer.is_some() {
+            return factors;
+        }
         if self.authenticator.totp().is_some() && identity.has_credential(CredentialType::Totp) {
             factors.push(CredentialType::Totp);
         }
@@ -231,7 +242,7 @@ impl SelfService {
         };
         let id = loaded.flow.id;
         if let Some(session) = progress.session {
-            return self.finish_on_session(id, session, identity, method).await;
+            return self.finish_on_session(id, session, submission.session_token.as_deref(), identity, method).await;
         }
         let mut methods = progress.methods;
         methods.push(method);
@@ -245,20 +256,19 @@ impl SelfService {
         }))
     }
 
-    /// Adds `method` to the existing session `session` of `identity` (refresh or upgrade) and ends flow `id`.
+    /// Adds `method` to the existing session `session` of `identity` (refresh or upgrade) and ends flow `id`. The
+    /// request must carry that session's token: knowing the flow id is not enough to raise a session.
     async fn finish_on_session(
         &self,
         id: FlowId,
-        session: SessionId,
+        expected: SessionId,
+        token: Option<&str>,
         identity: Identity,
         method: AuthenticationMethod,
     ) -> Result<Submitted<LoggedIn>, Error> {
-        let session = self.store.session(session).await?;
-        if session.identity_id != identity.id {
+        let (session, _) = self.session_of(token, Some(identity.id)).await?;
+        if session.id != expected {
             return Err(Error::IdentityMismatch);
-        }
-        if !session.is_valid_at(self.clock.now()) {
-            return Err(Error::SessionInactive);
         }
         let session = self.sessions.add_method(session, method).await?;
         self.flows.delete(id).await?;

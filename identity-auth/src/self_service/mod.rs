@@ -25,7 +25,7 @@ use crate::error::Error;
 use crate::flow::{Flow, FlowKind, FlowSettings, Flows, LoadedFlow};
 use crate::password::PasswordPolicy;
 use crate::session::{ClientInfo, RequiredAal, Sessions};
-use crate::throttle::{RateLimit, Throttle};
+use crate::throttle::Throttle;
 use crate::token::{hash_code, random_code};
 
 pub use login::{LoggedIn, LoginRequest};
@@ -44,15 +44,10 @@ pub struct SelfServiceSettings {
     pub templates: Templates,
     /// Whether registration signs the new identity in (Kratos' `session` hook; default on).
     pub session_after_registration: bool,
-    /// Whether every login needs a second factor, even for identities without one (they then get a one-factor
-    /// session that only lets them set one up).
-    pub enforce_mfa: bool,
     /// How long a recovery or verification code lasts (default 1 hour).
     pub code_lifespan: Duration,
     /// How many codes may be tried in one recovery or verification flow (default 5, Kratos' `max_submissions`).
     pub code_max_submissions: u32,
-    /// How many failed code attempts one client address may make (default 10 in 15 minutes).
-    pub address_limit: Option<RateLimit>,
 }
 
 impl Default for SelfServiceSettings {
@@ -62,17 +57,16 @@ impl Default for SelfServiceSettings {
             password_policy: PasswordPolicy::default(),
             templates: Templates::default(),
             session_after_registration: true,
-            enforce_mfa: false,
             code_lifespan: Duration::hours(1),
             code_max_submissions: 5,
-            address_limit: Some(RateLimit::default()),
         }
     }
 }
 
 /// What a client submitted to a flow: the method, its fields (a JSON object, as Kratos' JSON bodies; form
-/// bodies map onto it with dotted names such as `traits.email`), and the request's context.
-#[derive(Debug, Clone, Default)]
+/// bodies map onto it with dotted names such as `traits.email`), and the request's context. Its `Debug` shows
+/// only the method and the field names: the values hold passwords and codes.
+#[derive(Clone, Default)]
 pub struct Submission {
     /// The method (`password`, `totp`, `lookup_secret`, `profile`, `code`).
     pub method: String,
@@ -84,6 +78,20 @@ pub struct Submission {
     pub session_token: Option<String>,
     /// Where the request came from.
     pub client: ClientInfo,
+}
+
+impl std::fmt::Debug for Submission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> =
+            self.fields.as_object().map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
+        f.debug_struct("Submission")
+            .field("method", &self.method)
+            .field("fields", &names)
+            .field("csrf_token", &self.csrf_token.as_ref().map(|_| "***"))
+            .field("session_token", &self.session_token.as_ref().map(|_| "***"))
+            .field("client", &self.client)
+            .finish()
+    }
 }
 
 impl Submission {
@@ -191,7 +199,7 @@ impl SelfService {
         }
         let flows = Flows::new(parts.store.clone(), parts.clock.clone(), settings.flows.clone())?;
         Ok(Self {
-            throttle: Throttle::new(parts.store.clone(), settings.address_limit),
+            throttle: parts.authenticator.throttle().clone(),
             store: parts.store,
             clock: parts.clock,
             flows,
@@ -204,9 +212,22 @@ impl SelfService {
         })
     }
 
-    /// The flow `id` of `kind` as it stands (Kratos' `GET /self-service/<kind>/flows?id=`).
-    pub async fn flow(&self, id: FlowId, kind: FlowKind) -> Result<Flow, Error> {
-        Ok(self.flows.load(id, kind).await?.flow)
+    /// The flow `id` of `kind` as it stands (Kratos' `GET /self-service/<kind>/flows?id=`). A browser flow is
+    /// shown only with its CSRF token (from the cookie), since the flow carries it; a settings flow only to the
+    /// session that owns it ([`Error::IdentityMismatch`]), since it shows the identity's traits.
+    pub async fn flow(
+        &self,
+        id: FlowId,
+        kind: FlowKind,
+        csrf_token: Option<&str>,
+        session_token: Option<&str>,
+    ) -> Result<Flow, Error> {
+        let loaded = self.flows.load(id, kind).await?;
+        loaded.check_csrf(csrf_token)?;
+        if kind == FlowKind::Settings {
+            self.session_of(session_token, loaded.identity_id).await?;
+        }
+        Ok(loaded.flow)
     }
 
     /// Signs out: revokes the session `token` stands for. [`Error::SessionInactive`] if it is not active.
@@ -253,6 +274,10 @@ impl SelfService {
         via: AddressVia,
         flow: FlowId,
     ) -> Result<(), Error> {
+        if purpose == CodePurpose::Recovery {
+            // One live recovery code per identity: requesting codes again does not add chances to guess one.
+            self.store.delete_codes_of(identity, purpose).await?;
+        }
         let expires_at = self.clock.now().checked_add(self.settings.code_lifespan);
         let expires_at = expires_at.ok_or(Error::Internal { reason: "code lifespan".into() })?;
         let code = self.store_code(purpose, identity, Some(address), flow, expires_at).await?;
@@ -260,10 +285,20 @@ impl SelfService {
             CodePurpose::Recovery => MessageKind::RecoveryCode,
             CodePurpose::Verification | CodePurpose::Login => MessageKind::VerificationCode,
         };
-        let message = self.settings.templates.render(kind, address, via, &code, self.settings.code_lifespan);
+        let link = match purpose {
+            CodePurpose::Recovery => self.flow_link(FlowKind::Recovery, flow),
+            CodePurpose::Verification | CodePurpose::Login => self.flow_link(FlowKind::Verification, flow),
+        };
+        let lifespan = self.settings.code_lifespan;
+        let message = self.settings.templates.render(kind, address, via, &code, lifespan, &link);
         // Sent or not, the answer is the same; the courier reports its own failures.
         let _ = self.courier.send(message).await;
         Ok(())
+    }
+
+    /// Where a person opens flow `flow` of `kind` (Kratos' `<public>/self-service/<kind>?flow=<id>`).
+    fn flow_link(&self, kind: FlowKind, flow: FlowId) -> String {
+        format!("{}/self-service/{}?flow={flow}", self.settings.flows.public_url.trim_end_matches('/'), kind.as_str())
     }
 
     /// Makes a six-digit code for `purpose` and stores its hash, bound to `flow`, until `expires_at`.

@@ -101,15 +101,15 @@ impl SelfService {
             UiNode::input(NodeGroup::Code, "code", "text").required().with_autocomplete("one-time-code"),
             UiNode::submit(NodeGroup::Code, "code", UiText::info(1070005, "Submit")),
         ];
-        let link = format!("{}/self-service/recovery", self.settings.flows.public_url.trim_end_matches('/'));
-        let request = FlowRequest::new(flow_type, &link);
+        let request_url = format!("{}/self-service/recovery", self.settings.flows.public_url.trim_end_matches('/'));
+        let request = FlowRequest::new(flow_type, &request_url);
         let created = self.flows.create(FlowKind::Recovery, &request, form, Some(identity), Value::Null).await?;
         let mut loaded = self.flows.load(created.flow.id, FlowKind::Recovery).await?;
         loaded.flow.state = "sent_email".into();
         loaded.flow.expires_at = expires_at;
         self.flows.save(&loaded).await?;
         let code = self.store_code(CodePurpose::Recovery, identity, None, loaded.flow.id, expires_at).await?;
-        let link = format!("{link}?flow={}", loaded.flow.id);
+        let link = self.flow_link(FlowKind::Recovery, loaded.flow.id);
         Ok(RecoveryCode { flow_id: loaded.flow.id, link, code, expires_at })
     }
 }

@@ -100,7 +100,17 @@ impl SelfService {
         let hash = self.authenticator.hasher().hash_async(password).await?;
         let config = CredentialConfig::Password(PasswordConfig { hashed_password: Some(hash) });
         identity.credentials.insert(Credential::new(config, identifiers, now)?);
-        match self.store.create_identity(&identity).await {
+        // One submission of a flow registers: of concurrent ones, the others find the flow gone.
+        let claim = format!("flow-done:{id}");
+        let window = (loaded.flow.expires_at - now).max(identity_core::time::Duration::seconds(1));
+        if !self.throttle.claim_once(&claim, window, now).await? {
+            return Err(Error::FlowNotFound);
+        }
+        let created = self.store.create_identity(&identity).await;
+        if created.is_err() {
+            self.throttle.reset(&claim).await?;
+        }
+        match created {
             Ok(()) => {}
             Err(identity_store::Error::Conflict { field, .. }) if field != "identity id" => {
                 loaded.flow.ui.messages.push(UiText::duplicate_identifier());
@@ -113,7 +123,10 @@ impl SelfService {
         let request = FlowRequest::new(loaded.flow.flow_type, &loaded.flow.request_url);
         let mut verification_flows = Vec::with_capacity(identity.verifiable_addresses.len());
         for address in &identity.verifiable_addresses {
-            verification_flows.push(self.send_verification(&identity, address, &request).await?);
+            // The account exists now: a code that could not be sent is asked for again through verification.
+            if let Ok(flow) = self.send_verification(&identity, address, &request).await {
+                verification_flows.push(flow);
+            }
         }
         let session = if self.settings.session_after_registration {
             let method =

@@ -130,6 +130,16 @@ impl SelfService {
         };
         let now = self.clock.now();
         let identifiers: Vec<String> = derived.identifiers_for(CredentialType::Password).map(str::to_owned).collect();
+        if identifiers.is_empty() && identity.has_credential(CredentialType::Password) {
+            // The password would answer to nothing: the identity could no longer sign in with it.
+            set_nodes(&mut loaded.flow, form);
+            loaded
+                .flow
+                .ui
+                .messages
+                .push(UiText::error(4000001, "These traits leave the password without a login identifier; keep one."));
+            return self.shown(loaded).await;
+        }
         let updated = update_identity(self.store.as_ref(), identity.id, now, |fresh| {
             fresh.traits = traits.clone();
             if let Some(credential) = fresh.credentials.get_mut(CredentialType::Password)
@@ -344,6 +354,15 @@ impl SelfService {
         identity: &Identity,
         kind: CredentialType,
     ) -> Result<Flow, Error> {
+        if !identity.has_credential(kind) {
+            let mut loaded = loaded;
+            loaded
+                .flow
+                .ui
+                .messages
+                .push(UiText::error(4000001, "This method is not set up, so there is nothing to remove."));
+            return self.shown(loaded).await;
+        }
         let updated = update_identity(self.store.as_ref(), identity.id, self.clock.now(), |fresh| {
             fresh.credentials.remove(kind);
             Ok(())

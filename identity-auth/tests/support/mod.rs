@@ -187,12 +187,20 @@ pub fn cipher() -> Arc<identity_auth::SecretCipher> {
     Arc::new(identity_auth::SecretCipher::new(vec![key]).unwrap())
 }
 
-/// A world with default self-service settings but codes lasting `code_minutes`.
+/// A world with default settings.
 pub fn world(store: Arc<dyn Store>) -> World {
     world_with(store, identity_auth::SelfServiceSettings::default())
 }
 
 pub fn world_with(store: Arc<dyn Store>, settings: identity_auth::SelfServiceSettings) -> World {
+    world_full(store, settings, identity_auth::SessionSettings::default())
+}
+
+pub fn world_full(
+    store: Arc<dyn Store>,
+    settings: identity_auth::SelfServiceSettings,
+    session_settings: identity_auth::SessionSettings,
+) -> World {
     let clock = clock();
     let schema = identity_schema::IdentitySchema::from_json_str("default", EMAIL_PASSWORD_SCHEMA).unwrap();
     let schemas = Arc::new(identity_schema::SchemaRegistry::new(schema));
@@ -203,9 +211,7 @@ pub fn world_with(store: Arc<dyn Store>, settings: identity_auth::SelfServiceSet
             .with_totp(totp.clone())
             .with_lookup_secrets(lookup),
     );
-    let sessions = Arc::new(
-        identity_auth::Sessions::new(store.clone(), clock.clone(), identity_auth::SessionSettings::default()).unwrap(),
-    );
+    let sessions = Arc::new(identity_auth::Sessions::new(store.clone(), clock.clone(), session_settings).unwrap());
     let courier = Arc::new(identity_auth::RecordingCourier::new());
     let parts = identity_auth::SelfServiceParts {
         store: store.clone(),

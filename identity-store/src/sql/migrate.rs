@@ -6,10 +6,14 @@ use super::{Backend, SqlStore, map_error};
 use crate::error::Error;
 
 /// The migrations, oldest first: (version, SQL template).
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str)] =
+    &[(1, include_str!("migrations/0001_initial.sql")), (2, include_str!("migrations/0002_address_keys.sql"))];
 
 /// The newest schema version this build knows.
-pub const LATEST_VERSION: i64 = 1;
+pub const LATEST_VERSION: i64 = 2;
+
+/// The version from which addresses are indexed (see [`backfill_address_keys`]).
+const ADDRESS_KEYS: i64 = 2;
 
 impl SqlStore {
     /// Brings the database to [`LATEST_VERSION`]. Idempotent; safe to run from several replicas at once (they
@@ -41,6 +45,9 @@ impl SqlStore {
         for (version, template) in MIGRATIONS.iter().filter(|(version, _)| *version > current) {
             for statement in statements(template, self.backend) {
                 tx.execute(AssertSqlSafe(statement)).await.map_err(map_error)?;
+            }
+            if *version == ADDRESS_KEYS {
+                backfill_address_keys(&mut tx).await?;
             }
             sqlx::query("INSERT INTO identity_store_migrations (version, applied_at) VALUES ($1, $2)")
                 .bind(*version)
@@ -88,6 +95,32 @@ impl SqlStore {
             .and_then(|row| row.try_get("version"))
             .map_err(map_error)
     }
+}
+
+/// Indexes the recovery and verifiable addresses of the identities stored before version 2. Where two of them
+/// share an address, the first keeps it; the other's next update reports the conflict.
+async fn backfill_address_keys(tx: &mut sqlx::Transaction<'static, sqlx::Any>) -> Result<(), Error> {
+    let rows = sqlx::query("SELECT id, document FROM identities").fetch_all(&mut **tx).await.map_err(map_error)?;
+    for row in rows {
+        let id: String = super::col(&row, "id")?;
+        let document: String = super::col(&row, "document")?;
+        let identity = super::identity::decode_identity(&id, &document)?;
+        let addresses =
+            crate::identity::unique_keys(&identity).into_iter().filter(|(kind, _)| kind.ends_with("_address"));
+        for (kind, value) in addresses {
+            sqlx::query(
+                "INSERT INTO identity_identifiers (credential_type, identifier, identity_id) VALUES ($1, $2, $3) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(kind)
+            .bind(value)
+            .bind(&id)
+            .execute(&mut **tx)
+            .await
+            .map_err(map_error)?;
+        }
+    }
+    Ok(())
 }
 
 /// The template's statements for `backend`, comments dropped.

@@ -1,0 +1,3 @@
+-- Version 2: recovery and verifiable addresses are unique keys, kept in identity_identifiers under the kinds
+-- `recovery_address` and `verifiable_address` (no credential type uses these names). No table changes: the
+-- migration runner fills the keys in from the identities already stored.
