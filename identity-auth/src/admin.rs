@@ -238,6 +238,31 @@ impl Admin {
         Ok(had)
     }
 
+    /// Replaces `identity`'s traits (checked by its schema; identifiers and addresses re-derived, changed
+    /// addresses unverified) and, when given, its metadata. Credentials stay.
+    pub async fn replace_traits(
+        &self,
+        identity: IdentityId,
+        traits: Value,
+        metadata_public: Option<Value>,
+        metadata_admin: Option<Value>,
+    ) -> Result<Identity, Error> {
+        let current = self.parts.store.identity(identity).await?;
+        let derived = self.parts.schemas.get_or_default(Some(&current.schema_id))?.check(&traits)?;
+        let now = self.parts.clock.now();
+        update_identity(self.parts.store.as_ref(), identity, now, |fresh| {
+            apply_traits(fresh, &traits, &derived, VerificationStatus::Pending, now)?;
+            if metadata_public.is_some() {
+                fresh.metadata_public = metadata_public.clone();
+            }
+            if metadata_admin.is_some() {
+                fresh.metadata_admin = metadata_admin.clone();
+            }
+            Ok(())
+        })
+        .await
+    }
+
     /// Ends every session of `identity`; returns how many were active.
     pub async fn revoke_sessions(&self, identity: IdentityId) -> Result<u64, Error> {
         self.parts.sessions.revoke_all(identity).await
@@ -406,4 +431,47 @@ pub(crate) async fn replace_password(
         Ok(())
     })
     .await
+}
+
+/// Gives `identity` new `traits` with what they imply: its password's identifiers, and its addresses (an address
+/// kept as it was keeps its verification; a new or changed one starts unverified, in `new_status`).
+pub(crate) fn apply_traits(
+    identity: &mut Identity,
+    traits: &Value,
+    derived: &DerivedTraits,
+    new_status: VerificationStatus,
+    now: identity_core::time::OffsetDateTime,
+) -> Result<(), Error> {
+    identity.traits = traits.clone();
+    let identifiers: Vec<String> = derived.identifiers_for(CredentialType::Password).map(str::to_owned).collect();
+    if let Some(credential) = identity.credentials.get_mut(CredentialType::Password)
+        && credential.identifiers != identifiers
+    {
+        credential.identifiers = identifiers;
+        credential.updated_at = now;
+    }
+    let mut verifiable = Vec::with_capacity(derived.verifiable_addresses.len());
+    for address in &derived.verifiable_addresses {
+        let kept =
+            identity.verifiable_addresses.iter().find(|old| old.value == address.value && old.via == address.via);
+        verifiable.push(match kept {
+            Some(old) => old.clone(),
+            None => {
+                let mut new = VerifiableAddress::new(&address.value, address.via, now)?;
+                new.status = new_status;
+                new
+            }
+        });
+    }
+    identity.verifiable_addresses = verifiable;
+    let mut recovery = Vec::with_capacity(derived.recovery_addresses.len());
+    for address in &derived.recovery_addresses {
+        let kept = identity.recovery_addresses.iter().find(|old| old.value == address.value && old.via == address.via);
+        recovery.push(match kept {
+            Some(old) => old.clone(),
+            None => RecoveryAddress::new(&address.value, address.via, now)?,
+        });
+    }
+    identity.recovery_addresses = recovery;
+    Ok(())
 }

@@ -325,8 +325,10 @@ impl Authenticator {
         }
         // The unverified `iss` only picks which signer's keys to try; the signer then verifies everything.
         let issuer = unverified_issuer(token)?;
-        let mut candidates = self.signers.iter().filter(|signer| signer.signer().issuer == issuer).peekable();
-        if candidates.peek().is_none() {
+        // Collected first: an iterator adapter held across an await would make this future not `Send`.
+        let candidates: Vec<&CompiledSigner> =
+            self.signers.iter().filter(|signer| signer.signer().issuer == issuer).collect();
+        if candidates.is_empty() {
             return Err(Error::WrongIssuer);
         }
         let mut last_error = Error::WrongIssuer;

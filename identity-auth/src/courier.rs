@@ -34,7 +34,8 @@ pub struct Message {
     pub body: SecretString,
 }
 
-/// Delivers messages.
+/// Delivers messages. Flows wait for [`send`](Courier::send), so it should hand the message to a queue and
+/// return at once: a slow delivery would make known addresses answer more slowly than unknown ones.
 #[async_trait]
 pub trait Courier: Send + Sync {
     /// Sends `message`. An error means it was not delivered; flows still answer the user as if it were, so that

@@ -75,7 +75,9 @@ impl Throttle {
     }
 
     /// Refuses an attempt from `address` once it has used up its failures. Only failures count against an
-    /// address (many people may share one), so this only reads.
+    /// address (many people may share one), so this only reads: a burst of parallel requests from one address
+    /// can overshoot the limit by as many requests as are in flight at once, never more. Guessing one account's
+    /// secret is bounded exactly by the identifier and identity counters, which count before checking.
     pub(crate) async fn check_address(&self, address: Option<IpAddr>, now: OffsetDateTime) -> Result<(), Error> {
         let (Some(limit), Some(address)) = (self.per_address, address) else { return Ok(()) };
         let counter = self.store.failures(&address_key(address), now).await?;

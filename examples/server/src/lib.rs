@@ -1,7 +1,27 @@
 //! The identity platform's reference server and admin CLI: the crates of this workspace assembled behind a
-//! Kratos-compatible HTTP API, with a public and an admin listener.
+//! Kratos-compatible HTTP API, with a public listener (self-service flows, sessions) and an admin listener
+//! (identities, sessions, recovery codes), configured by one YAML file plus `IDENTITY_*` variables.
 //!
-//! The server arrives with the server issue; until then this package is empty on purpose. Meanwhile
-//! `cargo run -p identity-schema --example validate` shows the schema crate at work.
+//! ```no_run
+//! # async fn run() -> Result<(), identity_server::state::StartError> {
+//! let config = identity_server::config::Config::from_value(
+//!     serde_json::json!({ "dsn": "memory", "serve": { "public": { "port": 0 }, "admin": { "port": 0 } } }),
+//!     std::iter::empty(),
+//! )?;
+//! let running = identity_server::server::start(config).await?;
+//! println!("public API at http://{}", running.public);
+//! running.stop().await;
+//! # Ok(())
+//! # }
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod admin_api;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod public;
+pub mod server;
+pub mod state;

@@ -5,12 +5,12 @@
 
 use identity_core::{
     AssuranceLevel, AuthenticationMethod, Credential, CredentialConfig, CredentialType, FlowId, Identity,
-    LookupSecretConfig, RecoveryAddress, SecretString, Session, TotpConfig, VerifiableAddress, VerificationStatus,
+    LookupSecretConfig, SecretString, Session, TotpConfig, VerifiableAddress, VerificationStatus,
 };
 use serde_json::{Value, json};
 
 use super::{SelfService, Submission, fields, nodes, password_refusal, set_nodes, show_violations};
-use crate::admin::{password_identifiers, replace_password};
+use crate::admin::{apply_traits, password_identifiers, replace_password};
 use crate::authenticator::update_identity;
 use crate::error::Error;
 use crate::flow::{CreatedFlow, Flow, FlowKind, FlowRequest, LoadedFlow};
@@ -141,39 +141,7 @@ impl SelfService {
             return self.shown(loaded).await;
         }
         let updated = update_identity(self.store.as_ref(), identity.id, now, |fresh| {
-            fresh.traits = traits.clone();
-            if let Some(credential) = fresh.credentials.get_mut(CredentialType::Password)
-                && credential.identifiers != identifiers
-            {
-                credential.identifiers = identifiers.clone();
-                credential.updated_at = now;
-            }
-            // An address kept as it was keeps its verification; a changed one is a new, unverified address.
-            let mut verifiable = Vec::with_capacity(derived.verifiable_addresses.len());
-            for address in &derived.verifiable_addresses {
-                let kept =
-                    fresh.verifiable_addresses.iter().find(|old| old.value == address.value && old.via == address.via);
-                verifiable.push(match kept {
-                    Some(old) => old.clone(),
-                    None => {
-                        let mut new = VerifiableAddress::new(&address.value, address.via, now)?;
-                        new.status = VerificationStatus::Sent;
-                        new
-                    }
-                });
-            }
-            fresh.verifiable_addresses = verifiable;
-            let mut recovery = Vec::with_capacity(derived.recovery_addresses.len());
-            for address in &derived.recovery_addresses {
-                let kept =
-                    fresh.recovery_addresses.iter().find(|old| old.value == address.value && old.via == address.via);
-                recovery.push(match kept {
-                    Some(old) => old.clone(),
-                    None => RecoveryAddress::new(&address.value, address.via, now)?,
-                });
-            }
-            fresh.recovery_addresses = recovery;
-            Ok(())
+            apply_traits(fresh, &traits, &derived, VerificationStatus::Sent, now)
         })
         .await;
         let updated = match updated {
@@ -186,9 +154,16 @@ impl SelfService {
             Err(other) => return Err(other),
         };
         let request = FlowRequest::new(loaded.flow.flow_type, &loaded.flow.request_url);
-        for address in updated.verifiable_addresses.iter().filter(|address| {
-            !identity.verifiable_addresses.iter().any(|old| old.value == address.value && old.via == address.via)
-        }) {
+        // Collected first: an iterator adapter held across an await would make this future not `Send`.
+        let new: Vec<VerifiableAddress> = updated
+            .verifiable_addresses
+            .iter()
+            .filter(|address| {
+                !identity.verifiable_addresses.iter().any(|old| old.value == address.value && old.via == address.via)
+            })
+            .cloned()
+            .collect();
+        for address in &new {
             self.send_verification(&updated, address, &request).await?;
         }
         self.saved(loaded, &updated).await

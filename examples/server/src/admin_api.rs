@@ -1,0 +1,263 @@
+//! The admin API, with Kratos' paths and shapes: identities (create/import, batch, list with keyset paging,
+//! get with credentials, by external id, delete, delete a credential), an identity's sessions, sessions (get,
+//! disable, extend), and recovery codes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, patch, post};
+use axum::{Json, Router};
+use identity_auth::{FlowType, IdentityImport};
+use identity_core::{CredentialType, IdentityId, IdentityState, SessionId};
+use identity_store::{IdentityFilter, PageRequest, PageToken};
+use serde_json::{Value, json};
+
+use crate::config::DurationText;
+use crate::error::ApiError;
+use crate::http::{Audience, body_object, identity_view, session_view};
+use crate::public::{alive, ready, version};
+use crate::state::AppState;
+
+/// The admin router.
+pub fn router(app: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/health/alive", get(alive))
+        .route("/health/ready", get(ready))
+        .route("/version", get(version))
+        .route("/admin/identities", get(list_identities).post(create_identity).patch(batch_create))
+        .route("/admin/identities/by/external/{external_id}", get(identity_by_external_id))
+        .route("/admin/identities/{id}", get(get_identity).delete(delete_identity).put(put_identity))
+        .route("/admin/identities/{id}/credentials/{kind}", delete(delete_credential))
+        .route("/admin/identities/{id}/sessions", get(identity_sessions).delete(revoke_identity_sessions))
+        .route("/admin/sessions/{id}", get(get_session).delete(disable_session))
+        .route("/admin/sessions/{id}/extend", patch(extend_session))
+        .route("/admin/recovery/code", post(recovery_code))
+        .with_state(app)
+}
+
+fn identity_id(text: &str) -> Result<IdentityId, ApiError> {
+    text.parse().map_err(|_| ApiError::not_found("identity"))
+}
+
+fn credential_types(params: &[(String, String)]) -> Vec<CredentialType> {
+    params
+        .iter()
+        .filter(|(key, _)| key == "include_credential" || key == "include_credential[]")
+        .filter_map(|(_, value)| CredentialType::ALL.into_iter().find(|kind| kind.as_str() == value))
+        .collect()
+}
+
+fn admin_view(app: &AppState, identity: &identity_core::Identity, include: &[CredentialType]) -> Value {
+    identity_view(identity, &app.public_url, Audience::Admin { include })
+}
+
+fn parse_import(value: Value) -> Result<IdentityImport, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|e| ApiError::bad_request(format!("`{}`: {}", e.path(), e.inner())))
+}
+
+async fn create_identity(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let import = parse_import(body_object(&headers, &body)?)?;
+    let identity = app.admin.import(import).await?;
+    Ok((StatusCode::CREATED, Json(admin_view(&app, &identity, &[]))).into_response())
+}
+
+async fn batch_create(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let body = body_object(&headers, &body)?;
+    let items = body
+        .get("identities")
+        .and_then(Value::as_array)
+        .ok_or_else(|| ApiError::bad_request("`identities` must be a list"))?;
+    if items.len() > 1000 {
+        return Err(ApiError::bad_request("at most 1000 identities per batch"));
+    }
+    let mut results = Vec::with_capacity(items.len());
+    for item in items {
+        let patch_id = item.get("patch_id").cloned().unwrap_or(Value::Null);
+        let create = item.get("create").cloned().unwrap_or(Value::Null);
+        let outcome = match parse_import(create) {
+            Ok(import) => app.admin.import(import).await.map_err(ApiError::from),
+            Err(error) => Err(error),
+        };
+        results.push(match outcome {
+            Ok(identity) => json!({ "action": "create", "identity": identity.id, "patch_id": patch_id }),
+            Err(error) => {
+                json!({ "action": "error", "patch_id": patch_id, "error": { "code": error.status().as_u16() } })
+            }
+        });
+    }
+    Ok(Json(json!({ "identities": results })))
+}
+
+async fn list_identities(
+    State(app): State<Arc<AppState>>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let page_size = match params.get("page_size") {
+        Some(size) => size.parse().map_err(|_| ApiError::bad_request("`page_size` must be a number"))?,
+        None => identity_store::DEFAULT_PAGE_SIZE,
+    };
+    let page = PageRequest { page_size, page_token: params.get("page_token").map(PageToken::parse) };
+    let filter = IdentityFilter {
+        credential_identifier: params.get("credentials_identifier").cloned(),
+        ..IdentityFilter::default()
+    };
+    let found = app.store.list_identities(&filter, &page).await?;
+    let items: Vec<Value> = found.items.iter().map(|identity| admin_view(&app, identity, &[])).collect();
+    let mut response = Json(Value::Array(items)).into_response();
+    if let Some(next) = &found.next_page_token {
+        let link = format!("</admin/identities?page_size={page_size}&page_token={next}>; rel=\"next\"");
+        if let Ok(value) = HeaderValue::from_str(&link) {
+            response.headers_mut().insert(header::LINK, value);
+        }
+    }
+    Ok(response)
+}
+
+async fn get_identity(
+    State(app): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Result<Json<Value>, ApiError> {
+    let identity = app.admin.identity(identity_id(&id)?).await?;
+    Ok(Json(admin_view(&app, &identity, &credential_types(&params))))
+}
+
+async fn identity_by_external_id(
+    State(app): State<Arc<AppState>>,
+    Path(external_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let identity =
+        app.store.find_identity_by_external_id(&external_id).await?.ok_or_else(|| ApiError::not_found("identity"))?;
+    Ok(Json(admin_view(&app, &identity, &[])))
+}
+
+/// `PUT /admin/identities/{id}`: replaces traits, state and metadata (credentials stay), re-checked by the
+/// schema; disabling ends the sessions.
+async fn put_identity(
+    State(app): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let id = identity_id(&id)?;
+    let body = body_object(&headers, &body)?;
+    let traits = body.get("traits").cloned().ok_or_else(|| ApiError::bad_request("`traits` is required"))?;
+    let state: IdentityState = match body.get("state") {
+        Some(state) => serde_json::from_value(state.clone())
+            .map_err(|_| ApiError::bad_request("`state` must be active or inactive"))?,
+        None => return Err(ApiError::bad_request("`state` is required")),
+    };
+    let identity = app
+        .admin
+        .replace_traits(id, traits, body.get("metadata_public").cloned(), body.get("metadata_admin").cloned())
+        .await?;
+    let identity = if identity.state == state { identity } else { app.admin.set_state(id, state).await? };
+    Ok(Json(admin_view(&app, &identity, &[])))
+}
+
+async fn delete_identity(State(app): State<Arc<AppState>>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    app.admin.delete(identity_id(&id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn delete_credential(
+    State(app): State<Arc<AppState>>,
+    Path((id, kind)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let id = identity_id(&id)?;
+    let kind = match kind.as_str() {
+        "totp" => CredentialType::Totp,
+        "lookup_secret" => CredentialType::LookupSecret,
+        _ => return Err(ApiError::bad_request("only `totp` and `lookup_secret` credentials can be deleted")),
+    };
+    if !app.admin.reset_second_factor(id, kind).await? {
+        return Err(ApiError::not_found("credential"));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn identity_sessions(
+    State(app): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let id = identity_id(&id)?;
+    let identity = app.admin.identity(id).await?;
+    let active_only = params.get("active").is_some_and(|v| v == "true");
+    let sessions = app.sessions.list(id, active_only).await?;
+    Ok(Json(Value::Array(sessions.iter().map(|s| session_view(s, Some(&identity), &app.public_url)).collect())))
+}
+
+async fn revoke_identity_sessions(
+    State(app): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = identity_id(&id)?;
+    app.admin.identity(id).await?;
+    app.admin.revoke_sessions(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn session_id(text: &str) -> Result<SessionId, ApiError> {
+    text.parse().map_err(|_| ApiError::not_found("session"))
+}
+
+async fn get_session(State(app): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let session = app.store.session(session_id(&id)?).await?;
+    let identity = app.store.identity(session.identity_id).await.ok();
+    Ok(Json(session_view(&session, identity.as_ref(), &app.public_url)))
+}
+
+async fn disable_session(State(app): State<Arc<AppState>>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    let session = app.store.session(session_id(&id)?).await?;
+    app.sessions.revoke(session.identity_id, session.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn extend_session(State(app): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let session = app.store.session(session_id(&id)?).await?;
+    let extended = app.sessions.extend(session.identity_id, session.id).await?;
+    let identity = app.store.identity(session.identity_id).await.ok();
+    Ok(Json(session_view(&extended, identity.as_ref(), &app.public_url)))
+}
+
+async fn recovery_code(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let body = body_object(&headers, &body)?;
+    let id = body
+        .get("identity_id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::bad_request("`identity_id` is required"))
+        .and_then(identity_id)?;
+    let expires_in = match body.get("expires_in").and_then(Value::as_str) {
+        Some(text) => Some(
+            DurationText(text.to_owned()).parse().map_err(|e| ApiError::bad_request(format!("`expires_in`: {e}")))?,
+        ),
+        None => None,
+    };
+    let flow_type = match body.get("flow_type").and_then(Value::as_str) {
+        None | Some("browser") => FlowType::Browser,
+        Some("api") => FlowType::Api,
+        Some(_) => return Err(ApiError::bad_request("`flow_type` must be api or browser")),
+    };
+    let issued = app.admin.recovery_code(id, expires_in, flow_type).await?;
+    let expires_at = issued.expires_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    let body =
+        json!({ "recovery_link": issued.link, "recovery_code": issued.code.expose_secret(), "expires_at": expires_at });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}

@@ -1,0 +1,512 @@
+//! The server's configuration: one YAML file (every key optional, with development defaults) plus
+//! `IDENTITY_`-prefixed environment overrides (`IDENTITY_DSN`, `IDENTITY_SERVE__PUBLIC__PORT`: `__` separates
+//! levels). Unknown keys are errors, and every error names the key's path.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not YAML.
+    #[error("{path} is not valid YAML: {message}")]
+    Yaml {
+        /// The file.
+        path: PathBuf,
+        /// The parser's explanation.
+        message: String,
+    },
+    /// A key has a bad value, or is unknown.
+    #[error("`{path}`: {message}")]
+    Field {
+        /// The key's path (`serve.public.port`).
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where data lives: `memory`, `sqlite://path` (default `sqlite://identity.db`), `postgres://...`.
+    pub dsn: String,
+    /// Listeners.
+    pub serve: Serve,
+    /// Keys.
+    pub secrets: Secrets,
+    /// Password hashing.
+    pub hashers: Hashers,
+    /// Sessions.
+    pub session: SessionConfig,
+    /// Self-service flows.
+    pub selfservice: SelfServiceConfig,
+    /// Identity schemas.
+    pub identity: IdentityConfig,
+    /// Message delivery.
+    pub courier: CourierConfig,
+    /// Limits on failed attempts.
+    pub throttling: Throttling,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            dsn: "sqlite://identity.db".into(),
+            serve: Serve::default(),
+            secrets: Secrets::default(),
+            hashers: Hashers::default(),
+            session: SessionConfig::default(),
+            selfservice: SelfServiceConfig::default(),
+            identity: IdentityConfig::default(),
+            courier: CourierConfig::default(),
+            throttling: Throttling::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+/// Both listeners and what they share.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Serve {
+    /// The public API (self-service, sessions).
+    pub public: Listener,
+    /// The admin API (never expose it publicly).
+    pub admin: Listener,
+    /// How long a request may take, in a duration like `30s`.
+    pub request_timeout: DurationText,
+    /// The largest request body, in bytes (default 1 MiB).
+    pub body_limit_bytes: usize,
+}
+
+impl Default for Serve {
+    fn default() -> Self {
+        Self {
+            public: Listener { host: "127.0.0.1".into(), port: 4433, base_url: None, cors: Cors::default() },
+            admin: Listener { host: "127.0.0.1".into(), port: 4434, base_url: None, cors: Cors::default() },
+            request_timeout: DurationText("30s".into()),
+            body_limit_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// One listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Listener {
+    /// The address to bind.
+    #[serde(default = "localhost")]
+    pub host: String,
+    /// The port (0: any free port).
+    #[serde(default)]
+    pub port: u16,
+    /// The URL clients reach it at (default `http://host:port`).
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// Cross-origin requests (public listener only).
+    #[serde(default)]
+    pub cors: Cors,
+}
+
+fn localhost() -> String {
+    "127.0.0.1".into()
+}
+
+/// CORS for the public API.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Cors {
+    /// Whether to answer cross-origin requests.
+    pub enabled: bool,
+    /// The origins allowed (exact matches).
+    pub allowed_origins: Vec<String>,
+}
+
+/// Keys, each a list so they can be rotated (the first signs or encrypts; all are tried).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Secrets {
+    /// Keys for cookies (at least 32 characters each).
+    pub cookie: Vec<String>,
+    /// Keys for encrypting TOTP secrets at rest (at least 32 characters each).
+    pub cipher: Vec<String>,
+    /// The key one-time codes and backup codes are hashed with (at least 32 characters).
+    pub codes: Option<String>,
+}
+
+/// Password hashing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Hashers {
+    /// `argon2` (default) or `bcrypt`.
+    pub algorithm: String,
+    /// argon2id parameters.
+    pub argon2: Argon2Config,
+    /// bcrypt cost.
+    pub bcrypt_cost: u32,
+}
+
+impl Default for Hashers {
+    fn default() -> Self {
+        Self { algorithm: "argon2".into(), argon2: Argon2Config::default(), bcrypt_cost: 12 }
+    }
+}
+
+/// argon2id parameters.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Argon2Config {
+    /// Memory in KiB.
+    pub memory_kib: u32,
+    /// Passes.
+    pub iterations: u32,
+    /// Lanes.
+    pub parallelism: u32,
+}
+
+impl Default for Argon2Config {
+    fn default() -> Self {
+        let defaults = identity_auth::Argon2Params::default();
+        Self { memory_kib: defaults.memory_kib, iterations: defaults.iterations, parallelism: defaults.parallelism }
+    }
+}
+
+/// Sessions.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionConfig {
+    /// How long a session lasts (default `24h`).
+    pub lifespan: DurationText,
+    /// How recently a session must have authenticated to change credentials (default `15m`).
+    pub privileged_max_age: DurationText,
+    /// Whether every identity needs a second factor.
+    pub enforce_mfa: bool,
+    /// The session cookie's name.
+    pub cookie_name: String,
+    /// Whether cookies are `Secure` (default: when the public base URL is https).
+    pub cookie_secure: Option<bool>,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            lifespan: DurationText("24h".into()),
+            privileged_max_age: DurationText("15m".into()),
+            enforce_mfa: false,
+            cookie_name: "ory_kratos_session".into(),
+            cookie_secure: None,
+        }
+    }
+}
+
+/// Self-service flows.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SelfServiceConfig {
+    /// How long a flow lasts (default `1h`).
+    pub flow_lifespan: DurationText,
+    /// Where browsers go after a flow when no `return_to` was given.
+    pub default_return_url: Option<String>,
+    /// The `return_to` URLs allowed (prefixes).
+    pub allowed_return_urls: Vec<String>,
+    /// The UI pages for browser flows, per kind (`login`, `registration`, ...).
+    pub ui_urls: std::collections::BTreeMap<String, String>,
+    /// Whether registration signs the new identity in.
+    pub session_after_registration: bool,
+    /// How long recovery and verification codes last (default `1h`).
+    pub code_lifespan: DurationText,
+}
+
+impl Default for SelfServiceConfig {
+    fn default() -> Self {
+        Self {
+            flow_lifespan: DurationText("1h".into()),
+            default_return_url: None,
+            allowed_return_urls: Vec::new(),
+            ui_urls: Default::default(),
+            session_after_registration: true,
+            code_lifespan: DurationText("1h".into()),
+        }
+    }
+}
+
+/// Identity schemas.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdentityConfig {
+    /// The schema registration uses.
+    pub default_schema_id: String,
+    /// Schemas: id and location (a file path, `file://...` or `base64://...`). Empty: the built-in
+    /// email-and-password schema as `default`.
+    pub schemas: Vec<SchemaLocation>,
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        Self { default_schema_id: "default".into(), schemas: Vec::new() }
+    }
+}
+
+/// Where a schema is.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchemaLocation {
+    /// Its id.
+    pub id: String,
+    /// Its location.
+    pub url: String,
+}
+
+/// Message delivery.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CourierConfig {
+    /// `log` (default: messages are logged without their codes) .
+    pub kind: Option<String>,
+}
+
+/// Limits on failed attempts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Throttling {
+    /// Failures allowed per client address in a window (0: no limit per address).
+    pub max_failures_per_address: u32,
+    /// The window (default `15m`).
+    pub window: DurationText,
+}
+
+impl Default for Throttling {
+    fn default() -> Self {
+        Self { max_failures_per_address: 10, window: DurationText("15m".into()) }
+    }
+}
+
+/// Logging.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `error`, `warn`, `info` (default), `debug`, `trace`, or a filter directive.
+    pub level: String,
+    /// `text` (default) or `json`.
+    pub format: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { level: "info".into(), format: "text".into() }
+    }
+}
+
+/// A duration written as Kratos writes them: `90s`, `15m`, `1h30m`, `24h`, `7d`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct DurationText(pub String);
+
+impl DurationText {
+    /// The duration, or why the text is not one.
+    pub fn parse(&self) -> Result<identity_core::time::Duration, String> {
+        let text = self.0.trim();
+        if text.is_empty() {
+            return Err("an empty duration".into());
+        }
+        let mut total = identity_core::time::Duration::ZERO;
+        let mut digits = String::new();
+        for c in text.chars() {
+            if c.is_ascii_digit() {
+                digits.push(c);
+                continue;
+            }
+            let amount: i64 = digits.parse().map_err(|_| format!("`{text}` is not a duration like 15m or 1h30m"))?;
+            digits.clear();
+            let unit = match c {
+                's' => identity_core::time::Duration::seconds(amount),
+                'm' => identity_core::time::Duration::minutes(amount),
+                'h' => identity_core::time::Duration::hours(amount),
+                'd' => identity_core::time::Duration::days(amount),
+                _ => return Err(format!("`{text}` has an unknown unit `{c}` (use s, m, h or d)")),
+            };
+            total = total.checked_add(unit).ok_or_else(|| format!("`{text}` is too long"))?;
+        }
+        if !digits.is_empty() {
+            return Err(format!("`{text}` lacks a unit (use s, m, h or d)"));
+        }
+        if !total.is_positive() {
+            return Err(format!("`{text}` must be positive"));
+        }
+        Ok(total)
+    }
+}
+
+impl Config {
+    /// Reads `path` (if given) and applies the environment's `IDENTITY_*` overrides.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let document = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+                let yaml: Value = serde_yaml_ng::from_str(&text)
+                    .map_err(|e| ConfigError::Yaml { path: path.to_owned(), message: e.to_string() })?;
+                if yaml.is_null() { Value::Object(Map::new()) } else { yaml }
+            }
+            None => Value::Object(Map::new()),
+        };
+        Self::from_value(document, std::env::vars())
+    }
+
+    /// The configuration `document` describes, with `env`'s `IDENTITY_*` variables applied over it.
+    pub fn from_value(
+        mut document: Value,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        for (name, value) in env {
+            let Some(path) = name.strip_prefix("IDENTITY_") else { continue };
+            let keys: Vec<String> = path.split("__").map(str::to_lowercase).collect();
+            // Values are JSON when they parse as JSON (numbers, booleans, lists), text otherwise.
+            let value = serde_json::from_str(&value).unwrap_or(Value::String(value));
+            set_path(&mut document, &keys, value)
+                .map_err(|message| ConfigError::Field { path: keys.join("."), message })?;
+        }
+        let config: Config = serde_path_to_error::deserialize(document).map_err(|error| ConfigError::Field {
+            path: error.path().to_string(),
+            message: error.inner().to_string(),
+        })?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Checks what types alone cannot: durations, the DSN, the hasher.
+    fn check(&self) -> Result<(), ConfigError> {
+        let field = |path: &str, message: String| ConfigError::Field { path: path.into(), message };
+        let durations = [
+            ("serve.request_timeout", &self.serve.request_timeout),
+            ("session.lifespan", &self.session.lifespan),
+            ("session.privileged_max_age", &self.session.privileged_max_age),
+            ("selfservice.flow_lifespan", &self.selfservice.flow_lifespan),
+            ("selfservice.code_lifespan", &self.selfservice.code_lifespan),
+            ("throttling.window", &self.throttling.window),
+        ];
+        for (path, duration) in durations {
+            duration.parse().map_err(|message| field(path, message))?;
+        }
+        let dsn = self.dsn.as_str();
+        if !(dsn == "memory"
+            || dsn.starts_with("sqlite:")
+            || dsn.starts_with("postgres://")
+            || dsn.starts_with("postgresql://"))
+        {
+            return Err(field("dsn", "use `memory`, `sqlite://path` or `postgres://...`".into()));
+        }
+        if !matches!(self.hashers.algorithm.as_str(), "argon2" | "bcrypt") {
+            return Err(field("hashers.algorithm", "use `argon2` or `bcrypt`".into()));
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return Err(field("log.format", "use `text` or `json`".into()));
+        }
+        for (index, key) in self.secrets.cookie.iter().chain(&self.secrets.cipher).enumerate() {
+            if key.len() < 32 {
+                return Err(field("secrets", format!("key {index} is shorter than 32 characters")));
+            }
+        }
+        if self.secrets.codes.as_ref().is_some_and(|key| key.len() < 32) {
+            return Err(field("secrets.codes", "must be at least 32 characters".into()));
+        }
+        if self.serve.body_limit_bytes == 0 {
+            return Err(field("serve.body_limit_bytes", "must be positive".into()));
+        }
+        Ok(())
+    }
+
+    /// The public base URL (no trailing slash).
+    pub fn public_url(&self) -> String {
+        base_url(&self.serve.public)
+    }
+
+    /// The admin base URL (no trailing slash).
+    pub fn admin_url(&self) -> String {
+        base_url(&self.serve.admin)
+    }
+}
+
+fn base_url(listener: &Listener) -> String {
+    match &listener.base_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => format!("http://{}:{}", listener.host, listener.port),
+    }
+}
+
+/// Sets `value` at `keys` in `document`, making objects on the way.
+fn set_path(document: &mut Value, keys: &[String], value: Value) -> Result<(), String> {
+    let Some((last, parents)) = keys.split_last() else { return Ok(()) };
+    let mut node = document;
+    for key in parents {
+        let Value::Object(map) = node else { return Err(format!("`{key}` is not a section")) };
+        node = map.entry(key.clone()).or_insert_with(|| Value::Object(Map::new()));
+    }
+    let Value::Object(map) = node else { return Err(format!("`{last}` is not inside a section")) };
+    map.insert(last.clone(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn an_empty_configuration_has_development_defaults() {
+        let config = Config::from_value(json!({}), env(&[])).unwrap();
+        assert_eq!(config.dsn, "sqlite://identity.db");
+        assert_eq!(config.public_url(), "http://127.0.0.1:4433");
+        assert_eq!(config.admin_url(), "http://127.0.0.1:4434");
+        assert_eq!(config.session.lifespan.parse().unwrap(), identity_core::time::Duration::hours(24));
+    }
+
+    #[test]
+    fn environment_variables_override_nested_keys() {
+        let overrides = env(&[("IDENTITY_DSN", "memory"), ("IDENTITY_SERVE__PUBLIC__PORT", "8080"), ("OTHER", "x")]);
+        let config = Config::from_value(json!({"serve": {"public": {"host": "0.0.0.0"}}}), overrides).unwrap();
+        assert_eq!(config.dsn, "memory");
+        assert_eq!((config.serve.public.host.as_str(), config.serve.public.port), ("0.0.0.0", 8080));
+    }
+
+    #[test]
+    fn bad_keys_and_values_are_named_by_their_path() {
+        let path_of = |document: Value| match Config::from_value(document, env(&[])) {
+            Err(ConfigError::Field { path, .. }) => path,
+            other => panic!("expected a field error, got {other:?}"),
+        };
+        assert_eq!(path_of(json!({"serve": {"public": {"port": "eighty"}}})), "serve.public.port");
+        assert_eq!(path_of(json!({"session": {"lifespan": "soon"}})), "session.lifespan");
+        assert_eq!(path_of(json!({"session": {"lifespann": "1h"}})), "session");
+        assert_eq!(path_of(json!({"dsn": "mysql://x"})), "dsn");
+        assert_eq!(path_of(json!({"secrets": {"cipher": ["short"]}})), "secrets");
+    }
+
+    #[test]
+    fn durations_read_like_kratos() {
+        let parse = |text: &str| DurationText(text.into()).parse();
+        assert_eq!(parse("1h30m").unwrap(), identity_core::time::Duration::minutes(90));
+        assert_eq!(parse("7d").unwrap(), identity_core::time::Duration::days(7));
+        for bad in ["", "15", "1x", "0s", "h", "99999999999999999999d"] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+}

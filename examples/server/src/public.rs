@@ -1,0 +1,371 @@
+//! The public API, with Kratos' paths and shapes: self-service flows (API and browser), sessions, logout,
+//! schemas, health and version.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use base64::Engine as _;
+use identity_auth::{
+    ClientInfo, Flow, FlowKind, FlowRequest, FlowType, LoginRequest, RequiredAal, Submission, Submitted,
+};
+use identity_core::{AssuranceLevel, FlowId, SessionId};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::http::{Audience, body_object, cookie, identity_view, session_token, session_view, wants_json};
+use crate::state::AppState;
+
+/// The public router.
+pub fn router(app: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/health/alive", get(alive))
+        .route("/health/ready", get(ready))
+        .route("/version", get(version))
+        .route("/schemas", get(schemas))
+        .route("/schemas/{id}", get(schema))
+        .route("/sessions/whoami", get(whoami))
+        .route("/sessions", get(my_sessions).delete(revoke_my_other_sessions))
+        .route("/sessions/{id}", delete(revoke_my_session))
+        .route("/self-service/logout/api", delete(logout_api))
+        .route("/self-service/{kind}/{variant}", get(create_or_fetch_flow))
+        .route("/self-service/{kind}", axum::routing::post(submit_flow))
+        .with_state(app)
+}
+
+/// `GET /health/alive`: the process answers.
+pub async fn alive() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// `GET /health/ready`: the store answers.
+pub async fn ready(State(app): State<Arc<AppState>>) -> Response {
+    match app.store.find_identity_by_external_id("health-check").await {
+        Ok(_) => Json(json!({ "status": "ok" })).into_response(),
+        Err(error) => {
+            tracing::warn!(error = %error, "not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "errors": { "store": "the store is not reachable" } })))
+                .into_response()
+        }
+    }
+}
+
+/// `GET /version`.
+pub async fn version() -> Json<Value> {
+    Json(json!({ "version": env!("CARGO_PKG_VERSION") }))
+}
+
+async fn schemas(State(app): State<Arc<AppState>>) -> Json<Value> {
+    let list: Vec<Value> =
+        app.schemas.iter().map(|schema| json!({ "id": schema.id(), "schema": schema.raw() })).collect();
+    Json(Value::Array(list))
+}
+
+async fn schema(State(app): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    // Kratos' schema URLs carry the id in base64url; plain ids work too.
+    let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(id.trim_end_matches('='))
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok());
+    let found = decoded.as_deref().and_then(|id| app.schemas.get(id).ok()).or_else(|| app.schemas.get(&id).ok());
+    found.map(|schema| Json(schema.raw().clone())).ok_or_else(|| ApiError::not_found("schema"))
+}
+
+fn token_of(app: &AppState, headers: &HeaderMap) -> Option<String> {
+    session_token(headers, &app.config.session.cookie_name)
+}
+
+async fn whoami(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let token = token_of(&app, &headers).ok_or(identity_auth::Error::SessionInactive)?;
+    let (session, identity) = app.sessions.check(&token, RequiredAal::HighestAvailable).await?;
+    let mut response = Json(session_view(&session, Some(&identity), &app.public_url)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&identity.id.to_string()) {
+        response.headers_mut().insert("x-kratos-authenticated-identity-id", value);
+    }
+    Ok(response)
+}
+
+async fn my_sessions(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    let token = token_of(&app, &headers).ok_or(identity_auth::Error::SessionInactive)?;
+    let (current, identity) = app.sessions.check(&token, RequiredAal::HighestAvailable).await?;
+    let sessions = app.sessions.list(identity.id, true).await?;
+    let others: Vec<Value> = sessions
+        .iter()
+        .filter(|session| session.id != current.id)
+        .map(|session| session_view(session, Some(&identity), &app.public_url))
+        .collect();
+    Ok(Json(Value::Array(others)))
+}
+
+async fn revoke_my_other_sessions(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let token = token_of(&app, &headers).ok_or(identity_auth::Error::SessionInactive)?;
+    let (current, identity) = app.sessions.check(&token, RequiredAal::HighestAvailable).await?;
+    let count = app.sessions.revoke_others(identity.id, current.id).await?;
+    Ok(Json(json!({ "count": count })))
+}
+
+async fn revoke_my_session(
+    State(app): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let id: SessionId = id.parse().map_err(|_| ApiError::not_found("session"))?;
+    let token = token_of(&app, &headers).ok_or(identity_auth::Error::SessionInactive)?;
+    let (current, identity) = app.sessions.check(&token, RequiredAal::HighestAvailable).await?;
+    if id == current.id {
+        return Err(ApiError::bad_request("use logout to end the current session"));
+    }
+    app.sessions.revoke(identity.id, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn logout_api(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Result<StatusCode, ApiError> {
+    let fields = body_object(&headers, &body)?;
+    let token = fields
+        .get("session_token")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::bad_request("`session_token` is required"))?;
+    app.flows.logout(token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn flow_kind(kind: &str) -> Result<FlowKind, ApiError> {
+    match kind {
+        "login" => Ok(FlowKind::Login),
+        "registration" => Ok(FlowKind::Registration),
+        "settings" => Ok(FlowKind::Settings),
+        "recovery" => Ok(FlowKind::Recovery),
+        "verification" => Ok(FlowKind::Verification),
+        _ => Err(ApiError::not_found("self-service flow")),
+    }
+}
+
+/// The CSRF cookie's name, per Kratos: one per public base URL.
+fn csrf_cookie_name(app: &AppState) -> String {
+    let digest = Sha256::digest(app.public_url.as_bytes());
+    let hex: String = digest.iter().take(8).map(|byte| format!("{byte:02x}")).collect();
+    format!("csrf_token_{hex}")
+}
+
+/// Whether `return_to` is allowed (a configured prefix), so flows never redirect to arbitrary sites.
+fn allowed_return_to(app: &AppState, return_to: Option<&String>) -> Result<Option<String>, ApiError> {
+    let Some(return_to) = return_to else { return Ok(None) };
+    let allowed =
+        app.config.selfservice.allowed_return_urls.iter().any(|prefix| return_to.starts_with(prefix.as_str()));
+    if allowed { Ok(Some(return_to.clone())) } else { Err(ApiError::bad_request("`return_to` is not an allowed URL")) }
+}
+
+async fn create_or_fetch_flow(
+    State(app): State<Arc<AppState>>,
+    Path((kind, variant)): Path<(String, String)>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let kind = flow_kind(&kind)?;
+    let flow_type = match variant.as_str() {
+        "api" => FlowType::Api,
+        "browser" => FlowType::Browser,
+        "flows" => {
+            let id: FlowId = params
+                .get("id")
+                .and_then(|id| id.parse().ok())
+                .ok_or_else(|| ApiError::bad_request("`id` must be a flow id"))?;
+            let csrf = cookie(&headers, &csrf_cookie_name(&app));
+            let token = token_of(&app, &headers);
+            let flow = app.flows.flow(id, kind, csrf.as_deref(), token.as_deref()).await?;
+            return Ok(Json(flow_json(&flow)).into_response());
+        }
+        _ => return Err(ApiError::not_found("self-service flow")),
+    };
+    let query = if params.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", serde_urlencoded::to_string(&params).unwrap_or_default())
+    };
+    let mut request =
+        FlowRequest::new(flow_type, &format!("{}/self-service/{}/{variant}{query}", app.public_url, kind.as_str()));
+    request.return_to = allowed_return_to(&app, params.get("return_to"))?;
+    let token = token_of(&app, &headers);
+    let created = match kind {
+        FlowKind::Login => {
+            request.refresh = params.get("refresh").is_some_and(|v| v == "true");
+            request.requested_aal = match params.get("aal").map(String::as_str) {
+                None | Some("") | Some("aal1") => None,
+                Some("aal2") => Some(AssuranceLevel::Aal2),
+                Some(_) => return Err(ApiError::bad_request("`aal` must be aal1 or aal2")),
+            };
+            app.flows.create_login(&LoginRequest { flow: request, session_token: token }).await?
+        }
+        FlowKind::Registration => app.flows.create_registration(&request).await?,
+        FlowKind::Settings => {
+            let token = token.ok_or(identity_auth::Error::SessionInactive)?;
+            app.flows.create_settings(&request, &token).await?
+        }
+        FlowKind::Recovery => app.flows.create_recovery(&request).await?,
+        FlowKind::Verification => app.flows.create_verification(&request).await?,
+    };
+    let mut response = match (flow_type, app.config.selfservice.ui_urls.get(kind.as_str())) {
+        (FlowType::Browser, Some(ui)) if !wants_json(&headers) => redirect(&format!("{ui}?flow={}", created.flow.id)),
+        _ => Json(flow_json(&created.flow)).into_response(),
+    };
+    if let Some(csrf) = &created.csrf_token {
+        set_cookie(&app, &mut response, &csrf_cookie_name(&app), csrf.expose_secret(), None);
+    }
+    Ok(response)
+}
+
+/// A flow's JSON, with `kind`-independent fields only (Kratos' shape).
+fn flow_json(flow: &Flow) -> Value {
+    serde_json::to_value(flow).unwrap_or(Value::Null)
+}
+
+fn redirect(to: &str) -> Response {
+    match HeaderValue::from_str(to) {
+        Ok(location) => (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response(),
+        Err(_) => ApiError::bad_request("the redirect target is not a valid URL").into_response(),
+    }
+}
+
+fn set_cookie(app: &AppState, response: &mut Response, name: &str, value: &str, max_age: Option<i64>) {
+    let secure = app.config.session.cookie_secure.unwrap_or(app.public_url.starts_with("https://"));
+    let mut cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+    if secure {
+        cookie.push_str("; Secure");
+    }
+    if let Some(seconds) = max_age {
+        cookie.push_str(&format!("; Max-Age={seconds}"));
+    }
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+}
+
+async fn submit_flow(
+    State(app): State<Arc<AppState>>,
+    Path(kind): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let kind = flow_kind(&kind)?;
+    let id: FlowId = params
+        .get("flow")
+        .and_then(|id| id.parse().ok())
+        .ok_or_else(|| ApiError::bad_request("`flow` must be a flow id"))?;
+    let mut fields = body_object(&headers, &body)?;
+    let method = fields
+        .get("method")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| ApiError::bad_request("`method` is required"))?;
+    // Browser flows: the token in the form (or header) must be the one in the cookie.
+    let presented = fields
+        .get("csrf_token")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .or_else(|| headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).map(str::to_owned));
+    let csrf = match (presented, cookie(&headers, &csrf_cookie_name(&app))) {
+        (Some(presented), Some(cookie)) if presented == cookie => Some(presented),
+        _ => None,
+    };
+    if let Value::Object(map) = &mut fields {
+        map.remove("method");
+        map.remove("csrf_token");
+    }
+    let client = ClientInfo {
+        ip_address: Some(peer.ip()),
+        user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
+    };
+    // A request with a valid double-submit CSRF token comes from a browser, which gets its session as a cookie.
+    let from_browser = csrf.is_some();
+    let mut submission = Submission::new(&method, fields).from_client(client);
+    submission.csrf_token = csrf;
+    submission.session_token = token_of(&app, &headers);
+    match kind {
+        FlowKind::Login => match app.flows.submit_login(id, submission).await? {
+            // Kratos answers a login flow that goes on with 400 and the flow.
+            Submitted::Flow(flow) => Ok(flow_response(&flow, true)),
+            Submitted::Done(done) => {
+                let mut body = json!({ "session": session_view(&done.session, Some(&done.identity), &app.public_url) });
+                if let Some(token) = &done.token {
+                    body["session_token"] = json!(token.expose_secret());
+                }
+                let mut response = Json(body).into_response();
+                if let Some(token) = &done.token
+                    && from_browser
+                {
+                    set_cookie(&app, &mut response, &app.config.session.cookie_name, token.expose_secret(), None);
+                }
+                Ok(response)
+            }
+        },
+        FlowKind::Registration => match app.flows.submit_registration(id, submission).await? {
+            Submitted::Flow(flow) => Ok(flow_response(&flow, true)),
+            Submitted::Done(done) => {
+                let mut body = json!({ "identity": identity_view(&done.identity, &app.public_url, Audience::Owner) });
+                if let Some(issued) = &done.session {
+                    body["session"] = session_view(&issued.session, Some(&done.identity), &app.public_url);
+                    body["session_token"] = json!(issued.token.expose_secret());
+                }
+                let continue_with: Vec<Value> = done
+                    .verification_flows
+                    .iter()
+                    .map(|flow| {
+                        let address = done.identity.verifiable_addresses.first().map(|a| a.value.clone());
+                        json!({ "action": "show_verification_ui", "flow": { "id": flow.id, "verifiable_address": address, "url": flow.ui.action } })
+                    })
+                    .collect();
+                if !continue_with.is_empty() {
+                    body["continue_with"] = Value::Array(continue_with);
+                }
+                Ok(Json(body).into_response())
+            }
+        },
+        FlowKind::Settings => {
+            let flow = app.flows.submit_settings(id, submission).await?;
+            Ok(flow_response(&flow, false))
+        }
+        FlowKind::Recovery => match app.flows.submit_recovery(id, submission).await? {
+            Submitted::Flow(flow) => Ok(flow_response(&flow, false)),
+            Submitted::Done(done) => {
+                let token = done.session.token.expose_secret().to_owned();
+                let request = FlowRequest::new(FlowType::Api, &format!("{}/self-service/settings/api", app.public_url));
+                let settings = app.flows.create_settings(&request, &token).await?;
+                let body = json!({
+                    "id": id,
+                    "type": "api",
+                    "state": "passed_challenge",
+                    "continue_with": [
+                        { "action": "set_ory_session_token", "ory_session_token": token },
+                        { "action": "show_settings_ui", "flow": { "id": settings.flow.id, "url": settings.flow.ui.action } }
+                    ],
+                    "identity": identity_view(&done.identity, &app.public_url, Audience::Owner),
+                    "session": session_view(&done.session.session, Some(&done.identity), &app.public_url),
+                });
+                Ok(Json(body).into_response())
+            }
+        },
+        FlowKind::Verification => match app.flows.submit_verification(id, submission).await? {
+            Submitted::Flow(flow) => Ok(flow_response(&flow, false)),
+            Submitted::Done(done) => Ok(Json(flow_json(&done.flow)).into_response()),
+        },
+    }
+}
+
+/// A flow shown again: 400 when it carries errors (or always, for login and registration, whose success
+/// answers have another shape), 200 otherwise.
+fn flow_response(flow: &Flow, always_400: bool) -> Response {
+    let status = if always_400 || flow.has_errors() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    (status, Json(flow_json(flow))).into_response()
+}

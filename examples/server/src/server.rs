@@ -1,0 +1,138 @@
+//! The two listeners, public and admin, with what every request goes through: a request id, a tracing span, a
+//! timeout, a body limit, CORS on the public side only, and errors (even the framework's own: unknown routes,
+//! wrong methods, oversized bodies) answered as Kratos' JSON. Shutdown lets in-flight requests finish.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, Method, header};
+use axum::response::{IntoResponse, Response};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::state::{AppState, Migrations, StartError, open_store};
+
+/// A running server.
+pub struct Running {
+    /// Where the public API listens.
+    pub public: SocketAddr,
+    /// Where the admin API listens.
+    pub admin: SocketAddr,
+    /// The assembled state (for tests and the CLI).
+    pub state: Arc<AppState>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Running {
+    /// Stops accepting, lets in-flight requests finish, and returns when both listeners are closed.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => tracing::error!(error = %error, "a listener failed"),
+                Err(error) => tracing::error!(error = %error, "a listener task failed"),
+            }
+        }
+    }
+}
+
+/// Opens the store (migrating it), assembles the server and starts both listeners.
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    let store = open_store(&config.dsn, Migrations::Apply).await?;
+    let state = Arc::new(AppState::new(config, store).await?);
+    let config = &state.config;
+    let public_listener = bind(&config.serve.public.host, config.serve.public.port).await?;
+    let admin_listener = bind(&config.serve.admin.host, config.serve.admin.port).await?;
+    let (public, admin) = (local(&public_listener)?, local(&admin_listener)?);
+    let public_router = layers(crate::public::router(state.clone()), config).layer(cors(config));
+    let admin_router = layers(crate::admin_api::router(state.clone()), config);
+    let (stop, stopped) = watch::channel(false);
+    let tasks =
+        vec![serve(public_listener, public_router, stopped.clone()), serve(admin_listener, admin_router, stopped)];
+    tracing::info!(%public, %admin, "listening");
+    Ok(Running { public, admin, state, stop, tasks })
+}
+
+async fn bind(host: &str, port: u16) -> Result<TcpListener, StartError> {
+    TcpListener::bind((host, port)).await.map_err(|e| listen_error(format!("cannot listen on {host}:{port}: {e}")))
+}
+
+fn local(listener: &TcpListener) -> Result<SocketAddr, StartError> {
+    listener.local_addr().map_err(|e| listen_error(e.to_string()))
+}
+
+fn listen_error(message: String) -> StartError {
+    StartError::Config(crate::config::ConfigError::Field { path: "serve".into(), message })
+}
+
+fn serve(listener: TcpListener, router: Router, mut stopped: watch::Receiver<bool>) -> JoinHandle<std::io::Result<()>> {
+    tokio::spawn(async move {
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            })
+            .await
+    })
+}
+
+fn layers(router: Router, config: &Config) -> Router {
+    let timeout = config.serve.request_timeout.parse().unwrap_or(identity_core::time::Duration::seconds(30));
+    let timeout = std::time::Duration::from_millis(u64::try_from(timeout.whole_milliseconds()).unwrap_or(30_000));
+    router
+        .layer(axum::middleware::map_response(as_kratos_error))
+        .layer(DefaultBodyLimit::max(config.serve.body_limit_bytes))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// Errors the framework answers itself (404 for unknown routes, 405, 413, 408, bad path or query values) come
+/// as plain text; clients of a Kratos API expect its JSON, so they are rewritten.
+async fn as_kratos_error(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if status.as_u16() < 400 || is_json {
+        return response;
+    }
+    let reason = status.canonical_reason().unwrap_or("the request failed").to_owned();
+    let mut rewritten = ApiError::new(status, reason).into_response();
+    if let Some(allow) = response.headers().get(header::ALLOW) {
+        rewritten.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    rewritten
+}
+
+fn cors(config: &Config) -> CorsLayer {
+    let cors = &config.serve.public.cors;
+    if !cors.enabled {
+        return CorsLayer::new();
+    }
+    let origins: Vec<HeaderValue> =
+        cors.allowed_origins.iter().filter_map(|origin| HeaderValue::from_str(origin).ok()).collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_credentials(true)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            header::HeaderName::from_static("x-session-token"),
+            header::HeaderName::from_static("x-csrf-token"),
+        ])
+}

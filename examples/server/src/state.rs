@@ -1,0 +1,305 @@
+//! Everything a request handler or CLI command needs, assembled once from the configuration: the store, the
+//! schemas, sessions, authenticator, self-service flows and admin operations, and the keys.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use identity_auth::{
+    Admin, AdminParts, Argon2Params, Authenticator, CipherKey, Courier, EnrollmentSettings, Enrollments, HashAlgorithm,
+    HasherConfig, LookupSecrets, Message, PasswordHasher, PasswordPolicy, RateLimit, SecretCipher, SelfService,
+    SelfServiceParts, SelfServiceSettings, SessionSettings, Sessions, TotpSettings, TotpVerifier,
+};
+use identity_core::{Clock, SecretBytes, SystemClock};
+use identity_schema::{IdentitySchema, SchemaRegistry};
+use identity_store::sql::{SqlOptions, SqlStore};
+use identity_store::{MemoryStore, Store};
+use sha2::{Digest, Sha256};
+
+use crate::config::Config;
+
+/// The email-and-password schema used when the configuration names none.
+pub const DEFAULT_SCHEMA: &str = include_str!("default.schema.json");
+
+/// Why the server cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration is unusable.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The store could not be opened or migrated.
+    #[error("the store: {0}")]
+    Store(#[from] identity_store::Error),
+    /// A schema could not be loaded.
+    #[error("identity schema: {0}")]
+    Schema(#[from] identity_schema::Error),
+    /// A component refused its settings.
+    #[error("{0}")]
+    Auth(#[from] identity_auth::Error),
+    /// The development secrets file could not be read or written.
+    #[error("development secrets at {path}: {reason}")]
+    Secrets {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// The assembled server.
+pub struct AppState {
+    /// The configuration in force.
+    pub config: Config,
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// The identity schemas.
+    pub schemas: Arc<SchemaRegistry>,
+    /// Sessions.
+    pub sessions: Arc<Sessions>,
+    /// Self-service flows.
+    pub flows: Arc<SelfService>,
+    /// Admin operations.
+    pub admin: Arc<Admin>,
+    /// The public base URL.
+    pub public_url: String,
+}
+
+/// What a store-opening step decides: whether to migrate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Migrations {
+    /// Apply pending migrations (`serve`, `migrate`).
+    Apply,
+    /// Only check the schema version (admin commands on a database the server owns).
+    Check,
+}
+
+/// Opens the store the DSN names.
+pub async fn open_store(dsn: &str, migrations: Migrations) -> Result<Arc<dyn Store>, StartError> {
+    if dsn == "memory" {
+        return Ok(Arc::new(MemoryStore::new()));
+    }
+    let store = SqlStore::connect(&SqlOptions::new(dsn)).await?;
+    match migrations {
+        Migrations::Apply => store.migrate().await?,
+        Migrations::Check => store.check_schema().await?,
+    }
+    Ok(Arc::new(store))
+}
+
+/// The keys in force: configured, or development keys kept next to the SQLite file.
+struct Keys {
+    cipher: Vec<String>,
+    codes: String,
+}
+
+impl AppState {
+    /// Assembles the server over `store` as `config` says.
+    pub async fn new(config: Config, store: Arc<dyn Store>) -> Result<Self, StartError> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let keys = keys(&config)?;
+        let schemas = Arc::new(schemas(&config)?);
+        let hasher = Arc::new(PasswordHasher::new(HasherConfig {
+            algorithm: if config.hashers.algorithm == "bcrypt" {
+                HashAlgorithm::Bcrypt
+            } else {
+                HashAlgorithm::Argon2id
+            },
+            argon2: Argon2Params {
+                memory_kib: config.hashers.argon2.memory_kib,
+                iterations: config.hashers.argon2.iterations,
+                parallelism: config.hashers.argon2.parallelism,
+            },
+            bcrypt_cost: config.hashers.bcrypt_cost,
+        })?);
+        let cipher_keys = keys
+            .cipher
+            .iter()
+            .map(|key| {
+                let bytes = derive(b"cipher", key);
+                // The id comes from the key itself, so reordering the list does not orphan sealed secrets.
+                CipherKey::new(bytes[0], &SecretBytes::new(bytes.to_vec()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let cipher = Arc::new(SecretCipher::new(cipher_keys)?);
+        let totp = TotpVerifier::new(TotpSettings::default(), cipher)?;
+        let lookup = LookupSecrets::new(SecretBytes::new(derive(b"lookup", &keys.codes).to_vec()))?;
+        let parse =
+            |text: &crate::config::DurationText| text.parse().unwrap_or(identity_core::time::Duration::hours(1));
+        let address_limit = (config.throttling.max_failures_per_address > 0).then(|| RateLimit {
+            max_failures: config.throttling.max_failures_per_address,
+            window: parse(&config.throttling.window),
+        });
+        let authenticator = Arc::new(
+            Authenticator::new(store.clone(), clock.clone(), hasher.clone())
+                .with_totp(totp)
+                .with_lookup_secrets(lookup)
+                .with_address_limit(address_limit)?,
+        );
+        let sessions = Arc::new(Sessions::new(
+            store.clone(),
+            clock.clone(),
+            SessionSettings {
+                lifespan: parse(&config.session.lifespan),
+                earliest_possible_extend: parse(&config.session.lifespan),
+                privileged_max_age: parse(&config.session.privileged_max_age),
+                enforce_mfa: config.session.enforce_mfa,
+            },
+        )?);
+        let public_url = config.public_url();
+        let mut settings = SelfServiceSettings::default();
+        settings.flows.lifespan = parse(&config.selfservice.flow_lifespan);
+        settings.flows.public_url = public_url.clone();
+        settings.session_after_registration = config.selfservice.session_after_registration;
+        settings.code_lifespan = parse(&config.selfservice.code_lifespan);
+        let flows = Arc::new(SelfService::new(
+            SelfServiceParts {
+                store: store.clone(),
+                clock: clock.clone(),
+                authenticator,
+                sessions: sessions.clone(),
+                schemas: schemas.clone(),
+                courier: Arc::new(LogCourier),
+                code_key: SecretBytes::new(derive(b"codes", &keys.codes).to_vec()),
+            },
+            settings,
+        )?);
+        let enrollments = Enrollments::new(
+            store.clone(),
+            clock.clone(),
+            hasher.clone(),
+            &SecretBytes::new(derive(b"enrollments", &keys.codes).to_vec()),
+            EnrollmentSettings::default(),
+        )?;
+        let admin = Arc::new(Admin::new(AdminParts {
+            store: store.clone(),
+            clock: clock.clone(),
+            sessions: sessions.clone(),
+            hasher,
+            schemas: schemas.clone(),
+            self_service: flows.clone(),
+            enrollments: Some(Arc::new(enrollments)),
+            password_policy: PasswordPolicy::default(),
+        }));
+        Ok(Self { config, store, clock, schemas, sessions, flows, admin, public_url })
+    }
+}
+
+/// 32 bytes for `purpose` from a configured key.
+fn derive(purpose: &[u8], key: &str) -> [u8; 32] {
+    let mut hash = Sha256::new();
+    hash.update(purpose);
+    hash.update(b":");
+    hash.update(key.as_bytes());
+    hash.finalize().into()
+}
+
+fn schemas(config: &Config) -> Result<SchemaRegistry, StartError> {
+    if config.identity.schemas.is_empty() {
+        let schema = IdentitySchema::from_json_str(config.identity.default_schema_id.clone(), DEFAULT_SCHEMA)?;
+        return Ok(SchemaRegistry::new(schema));
+    }
+    let loaded = config
+        .identity
+        .schemas
+        .iter()
+        .map(|location| IdentitySchema::load(location.id.clone(), &location.url))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(SchemaRegistry::from_schemas(&config.identity.default_schema_id, loaded)?)
+}
+
+/// The configured keys, or development keys: generated once, kept next to the SQLite file (or in memory for the
+/// memory store), announced loudly. PostgreSQL deployments must configure their keys (replicas must share them).
+fn keys(config: &Config) -> Result<Keys, StartError> {
+    if !config.secrets.cipher.is_empty() && config.secrets.codes.is_some() {
+        return Ok(Keys {
+            cipher: config.secrets.cipher.clone(),
+            codes: config.secrets.codes.clone().unwrap_or_default(),
+        });
+    }
+    let file = sqlite_path(&config.dsn).map(|path| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(".secrets.json");
+        PathBuf::from(name)
+    });
+    if config.dsn.starts_with("postgres") {
+        return Err(crate::config::ConfigError::Field {
+            path: "secrets".into(),
+            message: "configure `secrets.cipher` and `secrets.codes` for PostgreSQL (every replica needs the same)"
+                .into(),
+        }
+        .into());
+    }
+    let development = match &file {
+        Some(path) => development_keys(path)?,
+        None => fresh_development_keys(),
+    };
+    tracing::warn!(
+        file = ?file,
+        "USING DEVELOPMENT SECRETS: generated on first start and kept next to the database. Configure \
+         `secrets.cipher` and `secrets.codes` before serving real users."
+    );
+    let cipher = if config.secrets.cipher.is_empty() { development.cipher } else { config.secrets.cipher.clone() };
+    Ok(Keys { cipher, codes: config.secrets.codes.clone().unwrap_or(development.codes) })
+}
+
+fn fresh_development_keys() -> Keys {
+    let random = || match identity_auth::random_bytes(32) {
+        Ok(bytes) => STANDARD.encode(bytes.expose_secret()),
+        // Without randomness nothing secure can start; a fixed key would be worse than the error below.
+        Err(_) => String::new(),
+    };
+    Keys { cipher: vec![random()], codes: random() }
+}
+
+fn development_keys(path: &Path) -> Result<Keys, StartError> {
+    let failed = |reason: String| StartError::Secrets { path: path.to_owned(), reason };
+    if let Ok(text) = std::fs::read_to_string(path) {
+        let stored: serde_json::Value = serde_json::from_str(&text).map_err(|e| failed(e.to_string()))?;
+        let cipher = stored.get("cipher").and_then(|v| v.as_str()).ok_or_else(|| failed("no `cipher` key".into()))?;
+        let codes = stored.get("codes").and_then(|v| v.as_str()).ok_or_else(|| failed("no `codes` key".into()))?;
+        return Ok(Keys { cipher: vec![cipher.to_owned()], codes: codes.to_owned() });
+    }
+    let keys = fresh_development_keys();
+    if keys.codes.is_empty() {
+        return Err(failed("the system's random number generator failed".into()));
+    }
+    let document = serde_json::json!({ "cipher": keys.cipher[0], "codes": keys.codes });
+    write_private(path, &document.to_string()).map_err(|e| failed(e.to_string()))?;
+    Ok(keys)
+}
+
+/// Writes a file only its owner can read.
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(contents.as_bytes())
+}
+
+/// The file of a `sqlite://` DSN, if it names one.
+pub fn sqlite_path(dsn: &str) -> Option<PathBuf> {
+    let rest = dsn.strip_prefix("sqlite://").or_else(|| dsn.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && !path.starts_with(":memory:")).then(|| PathBuf::from(path))
+}
+
+/// A courier for development: logs that a message went out, never its body (which holds the code).
+#[derive(Debug, Default)]
+pub struct LogCourier;
+
+#[async_trait]
+impl Courier for LogCourier {
+    async fn send(&self, message: Message) -> Result<(), identity_auth::Error> {
+        tracing::info!(to = %message.to, kind = ?message.kind, subject = %message.subject, "message sent (log courier)");
+        Ok(())
+    }
+}
