@@ -495,7 +495,7 @@ mod tests {
         };
         assert_eq!(path_of(json!({"serve": {"public": {"port": "eighty"}}})), "serve.public.port");
         assert_eq!(path_of(json!({"session": {"lifespan": "soon"}})), "session.lifespan");
-        assert_eq!(path_of(json!({"session": {"lifespann": "1h"}})), "session");
+        assert_eq!(path_of(json!({"session": {"lifespann": "1h"}})), "session.lifespann");
         assert_eq!(path_of(json!({"dsn": "mysql://x"})), "dsn");
         assert_eq!(path_of(json!({"secrets": {"cipher": ["short"]}})), "secrets");
     }

@@ -104,15 +104,41 @@ pub fn body_object(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> 
             if value.is_object() { Ok(value) } else { Err(ApiError::bad_request("the body must be a JSON object")) }
         }
         "application/x-www-form-urlencoded" => {
-            let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
-                .map_err(|e| ApiError::bad_request(format!("the form body is not valid: {e}")))?;
-            Ok(Value::Object(pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect()))
+            let mut object = Map::new();
+            for pair in body.split(|byte| *byte == b'&').filter(|pair| !pair.is_empty()) {
+                let (key, value) = match pair.iter().position(|byte| *byte == b'=') {
+                    Some(at) => (&pair[..at], &pair[at + 1..]),
+                    None => (pair, &b""[..]),
+                };
+                object.insert(form_text(key)?, Value::String(form_text(value)?));
+            }
+            Ok(Value::Object(object))
         }
         _ => Err(ApiError::new(
             axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
             format!("unsupported content type `{content_type}`; send JSON or a form"),
         )),
     }
+}
+
+/// One percent-encoded form component as text; bytes that are not UTF-8 are refused, not replaced.
+fn form_text(encoded: &[u8]) -> Result<String, ApiError> {
+    let mut bytes = Vec::with_capacity(encoded.len());
+    let mut index = 0;
+    while index < encoded.len() {
+        match encoded[index] {
+            b'+' => bytes.push(b' '),
+            b'%' => {
+                let hex = encoded.get(index + 1..index + 3).and_then(|hex| std::str::from_utf8(hex).ok());
+                let byte = hex.and_then(|hex| u8::from_str_radix(hex, 16).ok());
+                bytes.push(byte.ok_or_else(|| ApiError::bad_request("the form body has a bad percent escape"))?);
+                index += 2;
+            }
+            other => bytes.push(other),
+        }
+        index += 1;
+    }
+    String::from_utf8(bytes).map_err(|_| ApiError::bad_request("the form body is not UTF-8"))
 }
 
 /// Whether the client asked for JSON.
@@ -150,6 +176,8 @@ mod tests {
             json!({"traits.email": "a@b.c", "x": "1"})
         );
         assert_eq!(body_object(&headers, b"a=%FF%FE").unwrap_err().status(), 400);
+        assert_eq!(body_object(&headers, b"a=%4").unwrap_err().status(), 400);
+        assert_eq!(body_object(&headers, b"a=x+y&b&").unwrap(), json!({"a": "x y", "b": ""}));
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
         assert_eq!(body_object(&headers, b"x").unwrap_err().status(), 415);
     }

@@ -1,0 +1,412 @@
+//! The real server on free loopback ports, with a temporary SQLite file (or memory), driven over HTTP the way
+//! Kratos clients drive it.
+
+use std::path::PathBuf;
+
+use identity_server::config::Config;
+use identity_server::server::{Running, start};
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "correct-horse-battery-staple";
+
+fn temp_db() -> PathBuf {
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("server-{}.db", uuid::Uuid::new_v4()))
+}
+
+fn config(dsn: &str) -> Config {
+    let document = json!({
+        "dsn": dsn,
+        "serve": { "public": { "port": 0 }, "admin": { "port": 0 }, "body_limit_bytes": 4096 },
+        "hashers": { "argon2": { "memory_kib": 64, "iterations": 1, "parallelism": 1 } },
+        "selfservice": { "allowed_return_urls": ["https://app.example/"] },
+    });
+    Config::from_value(document, std::iter::empty()).unwrap()
+}
+
+struct Server {
+    running: Running,
+    http: Client,
+}
+
+impl Server {
+    async fn start(dsn: &str) -> Self {
+        let running = start(config(dsn)).await.unwrap();
+        Self { running, http: Client::new() }
+    }
+
+    fn public(&self, path: &str) -> String {
+        format!("http://{}{path}", self.running.public)
+    }
+
+    fn admin(&self, path: &str) -> String {
+        format!("http://{}{path}", self.running.admin)
+    }
+
+    async fn flow(&self, kind: &str) -> Value {
+        let response = self.http.get(self.public(&format!("/self-service/{kind}/api"))).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    async fn submit(&self, kind: &str, flow: &Value, body: Value, token: Option<&str>) -> (StatusCode, Value) {
+        let url = self.public(&format!("/self-service/{kind}?flow={}", flow["id"].as_str().unwrap()));
+        let mut request = self.http.post(url).json(&body);
+        if let Some(token) = token {
+            request = request.header("X-Session-Token", token);
+        }
+        let response = request.send().await.unwrap();
+        (response.status(), response.json().await.unwrap())
+    }
+
+    async fn register(&self, email: &str) -> (String, String) {
+        let flow = self.flow("registration").await;
+        let body = json!({ "method": "password", "traits": { "email": email }, "password": PASSWORD });
+        let (status, done) = self.submit("registration", &flow, body, None).await;
+        assert_eq!(status, 200, "{done}");
+        (done["identity"]["id"].as_str().unwrap().to_owned(), done["session_token"].as_str().unwrap().to_owned())
+    }
+
+    async fn login(&self, email: &str, password: &str) -> (StatusCode, Value) {
+        let flow = self.flow("login").await;
+        let body = json!({ "method": "password", "identifier": email, "password": password });
+        self.submit("login", &flow, body, None).await
+    }
+
+    async fn whoami(&self, token: &str) -> (StatusCode, Value) {
+        let response =
+            self.http.get(self.public("/sessions/whoami")).header("X-Session-Token", token).send().await.unwrap();
+        (response.status(), response.json().await.unwrap())
+    }
+}
+
+#[tokio::test]
+async fn health_version_and_schemas_answer() {
+    let server = Server::start("memory").await;
+    for path in ["/health/alive", "/health/ready"] {
+        let response = server.http.get(server.public(path)).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.json::<Value>().await.unwrap(), json!({"status": "ok"}));
+    }
+    let admin = server.http.get(server.admin("/health/ready")).send().await.unwrap();
+    assert_eq!(admin.status(), 200);
+    let version: Value = server.http.get(server.public("/version")).send().await.unwrap().json().await.unwrap();
+    assert!(version["version"].is_string());
+    let schemas: Value = server.http.get(server.public("/schemas")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(schemas[0]["id"], "default");
+    let by_id = server.http.get(server.public("/schemas/ZGVmYXVsdA")).send().await.unwrap();
+    assert_eq!(by_id.status(), 200);
+    assert_eq!(server.http.get(server.public("/schemas/nope")).send().await.unwrap().status(), 404);
+    server.running.stop().await;
+}
+
+#[tokio::test]
+async fn native_registration_login_whoami_and_sessions() {
+    let server = Server::start("memory").await;
+    let (id, token) = server.register("ada@example.com").await;
+    let (status, session) = server.whoami(&token).await;
+    assert_eq!(status, 200);
+    assert_eq!(session["identity"]["id"], id.as_str());
+    assert!(session.get("token_hash").is_none() && session["identity"].get("credentials").is_none());
+    assert!(session["identity"]["schema_url"].as_str().unwrap().ends_with("/schemas/ZGVmYXVsdA"));
+
+    let (status, error) = server.whoami("not-a-token").await;
+    assert_eq!(status, 401);
+    assert_eq!(error["error"]["id"], "session_inactive");
+    assert_eq!(error["error"]["code"], 401);
+
+    let (status, wrong) = server.login("ada@example.com", "wrong-password").await;
+    assert_eq!(status, 400);
+    assert_eq!(wrong["ui"]["messages"][0]["id"], 4000006);
+    let (status, logged_in) = server.login("ada@example.com", PASSWORD).await;
+    assert_eq!(status, 200, "{logged_in}");
+    let second = logged_in["session_token"].as_str().unwrap().to_owned();
+
+    let others: Value = server
+        .http
+        .get(server.public("/sessions"))
+        .header("X-Session-Token", &second)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(others.as_array().unwrap().len(), 1);
+    let revoked: Value = server
+        .http
+        .delete(server.public("/sessions"))
+        .header("X-Session-Token", &second)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(revoked["count"], 1);
+    assert_eq!(server.whoami(&token).await.0, 401);
+
+    let logout = server
+        .http
+        .delete(server.public("/self-service/logout/api"))
+        .json(&json!({"session_token": second}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 204);
+    assert_eq!(server.whoami(&second).await.0, 401);
+    server.running.stop().await;
+}
+
+#[tokio::test]
+async fn settings_change_the_password_and_totp_becomes_a_second_step() {
+    let server = Server::start("memory").await;
+    let (_, token) = server.register("ada@example.com").await;
+    let response = server
+        .http
+        .get(server.public("/self-service/settings/api"))
+        .header("X-Session-Token", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let flow: Value = response.json().await.unwrap();
+    let (status, saved) = server
+        .submit("settings", &flow, json!({"method": "password", "password": "another-long-passphrase"}), Some(&token))
+        .await;
+    assert_eq!((status, saved["state"].as_str()), (StatusCode::OK, Some("success")), "{saved}");
+
+    let (status, shown) = server.submit("settings", &flow, json!({"method": "totp"}), Some(&token)).await;
+    assert_eq!(status, 200);
+    let secret =
+        shown["ui"]["nodes"].as_array().unwrap().iter().find(|n| n["attributes"]["id"] == "totp_secret_key").unwrap();
+    let uri = secret["attributes"]["text"]["text"].as_str().unwrap();
+    let app = totp_rs::Totp::from_url(uri).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let (status, saved) = server
+        .submit("settings", &flow, json!({"method": "totp", "totp_code": app.generate(now).to_string()}), Some(&token))
+        .await;
+    assert_eq!(saved["state"], "success", "{status} {saved}");
+
+    let (status, second_step) = server.login("ada@example.com", "another-long-passphrase").await;
+    assert_eq!(status, 400);
+    assert!(second_step["ui"]["nodes"].as_array().unwrap().iter().any(|n| n["attributes"]["name"] == "totp_code"));
+    // The code that confirmed the app is spent; the next step's code is accepted early (one step of skew).
+    let code = app.generate(now + 30).to_string();
+    let (status, done) = server.submit("login", &second_step, json!({"method": "totp", "totp_code": code}), None).await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["session"]["authenticator_assurance_level"], "aal2");
+    server.running.stop().await;
+}
+
+#[tokio::test]
+async fn admin_identities_recovery_codes_and_sessions() {
+    let server = Server::start("memory").await;
+    let created = server
+        .http
+        .post(server.admin("/admin/identities"))
+        .json(&json!({"schema_id": "default", "traits": {"email": "grace@example.com"},
+                      "credentials": {"password": {"config": {"password": PASSWORD}}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let grace: Value = created.json().await.unwrap();
+    let id = grace["id"].as_str().unwrap().to_owned();
+    assert_eq!(grace["credentials"]["password"]["config"], json!({}));
+    assert_eq!(grace["credentials"]["password"]["type"], "password");
+
+    let again = server
+        .http
+        .post(server.admin("/admin/identities"))
+        .json(&json!({"schema_id": "default", "traits": {"email": "grace@example.com"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 409);
+    let included: Value = server
+        .http
+        .get(server.admin(&format!("/admin/identities/{id}?include_credential=password")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        included["credentials"]["password"]["config"]["hashed_password"].as_str().unwrap().starts_with("$argon2id$")
+    );
+
+    for n in 0..3 {
+        server.register(&format!("user{n}@example.com")).await;
+    }
+    let page = server.http.get(server.admin("/admin/identities?page_size=2")).send().await.unwrap();
+    let link = page.headers().get("link").unwrap().to_str().unwrap().to_owned();
+    assert_eq!(page.json::<Value>().await.unwrap().as_array().unwrap().len(), 2);
+    assert!(link.contains("page_token=") && link.contains("rel=\"next\""), "{link}");
+    let filtered: Value = server
+        .http
+        .get(server.admin("/admin/identities?credentials_identifier=GRACE@example.com"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(filtered.as_array().unwrap().len(), 1);
+
+    // An operator's recovery code, redeemed in the recovery flow it belongs to.
+    let issued: Value = server
+        .http
+        .post(server.admin("/admin/recovery/code"))
+        .json(&json!({"identity_id": id, "expires_in": "2h", "flow_type": "api"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let link = issued["recovery_link"].as_str().unwrap();
+    let flow_id = link.split("flow=").nth(1).unwrap();
+    let (status, recovered) = server
+        .submit("recovery", &json!({"id": flow_id}), json!({"method": "code", "code": issued["recovery_code"]}), None)
+        .await;
+    assert_eq!(status, 200, "{recovered}");
+    let token = recovered["continue_with"][0]["ory_session_token"].as_str().unwrap().to_owned();
+    assert_eq!(server.whoami(&token).await.0, 200);
+
+    let sessions: Value = server
+        .http
+        .get(server.admin(&format!("/admin/identities/{id}/sessions")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let session_id = sessions[0]["id"].as_str().unwrap().to_owned();
+    let extended =
+        server.http.patch(server.admin(&format!("/admin/sessions/{session_id}/extend"))).send().await.unwrap();
+    assert_eq!(extended.status(), 200);
+    assert_eq!(
+        server.http.delete(server.admin(&format!("/admin/identities/{id}/sessions"))).send().await.unwrap().status(),
+        204
+    );
+    assert_eq!(server.whoami(&token).await.0, 401);
+
+    assert_eq!(
+        server.http.delete(server.admin(&format!("/admin/identities/{id}"))).send().await.unwrap().status(),
+        204
+    );
+    assert_eq!(server.http.get(server.admin(&format!("/admin/identities/{id}"))).send().await.unwrap().status(), 404);
+    server.running.stop().await;
+}
+
+#[tokio::test]
+async fn bad_input_gets_4xx_json_never_5xx() {
+    let server = Server::start("memory").await;
+    let flow = server.flow("registration").await;
+    let url = server.public(&format!("/self-service/registration?flow={}", flow["id"].as_str().unwrap()));
+    let cases: Vec<(reqwest::RequestBuilder, u16)> = vec![
+        (server.http.post(&url).header("content-type", "application/json").body("{not json"), 400),
+        (server.http.post(&url).header("content-type", "text/plain").body("x"), 415),
+        (
+            server
+                .http
+                .post(&url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(b"method=%FF%FE".to_vec()),
+            400,
+        ),
+        (server.http.post(&url).header("content-type", "application/json").body("x".repeat(10_000)), 413),
+        (server.http.post(&url).json(&json!({"traits": {}})), 400),
+        (
+            server
+                .http
+                .post(server.public("/self-service/registration?flow=not-an-id"))
+                .json(&json!({"method": "password"})),
+            400,
+        ),
+        (
+            server
+                .http
+                .post(server.public(&format!("/self-service/login?flow={}", uuid::Uuid::new_v4())))
+                .json(&json!({"method": "password"})),
+            404,
+        ),
+        (server.http.get(server.public("/no/such/route")), 404),
+        (server.http.put(server.public("/sessions/whoami")), 405),
+        (server.http.get(server.admin("/admin/identities/not-an-id")), 404),
+        (server.http.get(server.admin("/admin/identities?page_size=abc")), 400),
+        (server.http.get(server.admin("/admin/identities?page_token=garbage")), 400),
+        (
+            server
+                .http
+                .post(server.admin("/admin/identities"))
+                .json(&json!({"schema_id": "default", "traits": {"email": 1}})),
+            400,
+        ),
+        (
+            server
+                .http
+                .post(server.admin("/admin/identities"))
+                .json(&json!({"schema_id": "default", "traits": {}, "nope": 1})),
+            400,
+        ),
+        (
+            server.http.post(server.admin("/admin/recovery/code")).json(&json!({"identity_id": uuid::Uuid::new_v4()})),
+            404,
+        ),
+    ];
+    for (request, expected) in cases {
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        assert_eq!(status, expected, "{body}");
+        assert_eq!(body["error"]["code"], expected, "{body}");
+    }
+    server.running.stop().await;
+}
+
+#[tokio::test]
+async fn browser_flows_need_the_csrf_cookie() {
+    let server = Server::start("memory").await;
+    let response = server
+        .http
+        .get(server.public("/self-service/registration/browser"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    let cookie = response.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
+    let flow: Value = response.json().await.unwrap();
+    let token = cookie.split_once('=').unwrap().1.to_owned();
+    let url = server.public(&format!("/self-service/registration?flow={}", flow["id"].as_str().unwrap()));
+    let body = json!({"method": "password", "traits": {"email": "ada@example.com"}, "password": PASSWORD, "csrf_token": token});
+    let without_cookie = server.http.post(&url).json(&body).send().await.unwrap();
+    assert_eq!(without_cookie.status(), 403);
+    let with_cookie = server.http.post(&url).header("cookie", &cookie).json(&body).send().await.unwrap();
+    assert_eq!(with_cookie.status(), 200);
+    let bad_return = server
+        .http
+        .get(server.public("/self-service/login/browser?return_to=https://evil.example/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_return.status(), 400);
+    server.running.stop().await;
+}
+
+#[tokio::test]
+async fn identities_and_sessions_survive_a_restart_on_the_same_sqlite_file() {
+    let dsn = format!("sqlite://{}", temp_db().display());
+    let server = Server::start(&dsn).await;
+    let (id, token) = server.register("ada@example.com").await;
+    server.running.stop().await;
+    let server = Server::start(&dsn).await;
+    let (status, session) = server.whoami(&token).await;
+    assert_eq!(status, 200, "{session}");
+    assert_eq!(session["identity"]["id"], id.as_str());
+    assert_eq!(server.login("ada@example.com", PASSWORD).await.0, 200);
+    server.running.stop().await;
+}
