@@ -342,7 +342,7 @@ mod tests {
         let node = UiNode::input(NodeGroup::Default, "identifier", "text")
             .required()
             .with_label(UiText::label_identifier())
-            .with_autocomplete("username");
+            .with_autocomplete("email");
         let json = serde_json::to_value(&node).unwrap();
         let keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(keys.len(), 5);
@@ -352,7 +352,7 @@ mod tests {
         assert_eq!(
             json["attributes"],
             json!({"name": "identifier", "type": "text", "required": true, "disabled": false,
-                   "node_type": "input", "autocomplete": "username"})
+                   "node_type": "input", "autocomplete": "email"})
         );
         assert_eq!(json["meta"]["label"], json!({"id": 1070004, "text": "ID", "type": "info"}));
         assert_eq!(serde_json::from_value::<UiNode>(json).unwrap(), node);

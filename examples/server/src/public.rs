@@ -183,7 +183,7 @@ async fn create_or_fetch_flow(
             let csrf = cookie(&headers, &csrf_cookie_name(&app));
             let token = token_of(&app, &headers);
             let flow = app.flows.flow(id, kind, csrf.as_deref(), token.as_deref()).await?;
-            return Ok(Json(flow_json(&flow)).into_response());
+            return Ok(Json(shown_flow(&app, kind, &flow, token.as_deref()).await?).into_response());
         }
         _ => return Err(ApiError::not_found("self-service flow")),
     };
@@ -204,24 +204,36 @@ async fn create_or_fetch_flow(
                 Some("aal2") => Some(AssuranceLevel::Aal2),
                 Some(_) => return Err(ApiError::bad_request("`aal` must be aal1 or aal2")),
             };
-            app.flows.create_login(&LoginRequest { flow: request, session_token: token }).await?
+            app.flows.create_login(&LoginRequest { flow: request, session_token: token.clone() }).await?
         }
         FlowKind::Registration => app.flows.create_registration(&request).await?,
         FlowKind::Settings => {
-            let token = token.ok_or(identity_auth::Error::SessionInactive)?;
-            app.flows.create_settings(&request, &token).await?
+            let token = token.as_deref().ok_or(identity_auth::Error::SessionInactive)?;
+            app.flows.create_settings(&request, token).await?
         }
         FlowKind::Recovery => app.flows.create_recovery(&request).await?,
         FlowKind::Verification => app.flows.create_verification(&request).await?,
     };
+    let body = shown_flow(&app, kind, &created.flow, token.as_deref()).await?;
     let mut response = match (flow_type, app.config.selfservice.ui_urls.get(kind.as_str())) {
         (FlowType::Browser, Some(ui)) if !wants_json(&headers) => redirect(&format!("{ui}?flow={}", created.flow.id)),
-        _ => Json(flow_json(&created.flow)).into_response(),
+        _ => Json(body).into_response(),
     };
     if let Some(csrf) = &created.csrf_token {
         set_cookie(&app, &mut response, &csrf_cookie_name(&app), csrf.expose_secret(), None);
     }
     Ok(response)
+}
+
+/// A flow's JSON as Kratos shows it: settings flows carry the identity they are for (the session's).
+async fn shown_flow(app: &AppState, kind: FlowKind, flow: &Flow, token: Option<&str>) -> Result<Value, ApiError> {
+    let mut body = flow_json(flow);
+    if kind == FlowKind::Settings {
+        let token = token.ok_or(identity_auth::Error::SessionInactive)?;
+        let (_, identity) = app.sessions.check(token, RequiredAal::Aal1).await?;
+        body["identity"] = identity_view(&identity, &app.public_url, Audience::Owner);
+    }
+    Ok(body)
 }
 
 /// A flow's JSON, with `kind`-independent fields only (Kratos' shape).
@@ -333,26 +345,28 @@ async fn submit_flow(
             }
         },
         FlowKind::Settings => {
+            let token = submission.session_token.clone();
             let flow = app.flows.submit_settings(id, submission).await?;
-            Ok(flow_response(&flow, false))
+            let status = if flow.has_errors() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+            Ok((status, Json(shown_flow(&app, kind, &flow, token.as_deref()).await?)).into_response())
         }
         FlowKind::Recovery => match app.flows.submit_recovery(id, submission).await? {
             Submitted::Flow(flow) => Ok(flow_response(&flow, false)),
             Submitted::Done(done) => {
                 let token = done.session.token.expose_secret().to_owned();
+                let mut continue_with = vec![json!({ "action": "set_ory_session_token", "ory_session_token": token })];
+                // Where a second factor is set up, the new one-factor session must be upgraded before settings.
                 let request = FlowRequest::new(FlowType::Api, &format!("{}/self-service/settings/api", app.public_url));
-                let settings = app.flows.create_settings(&request, &token).await?;
-                let body = json!({
-                    "id": id,
-                    "type": "api",
-                    "state": "passed_challenge",
-                    "continue_with": [
-                        { "action": "set_ory_session_token", "ory_session_token": token },
-                        { "action": "show_settings_ui", "flow": { "id": settings.flow.id, "url": settings.flow.ui.action } }
-                    ],
-                    "identity": identity_view(&done.identity, &app.public_url, Audience::Owner),
-                    "session": session_view(&done.session.session, Some(&done.identity), &app.public_url),
-                });
+                match app.flows.create_settings(&request, &token).await {
+                    Ok(settings) => continue_with.push(json!({
+                        "action": "show_settings_ui",
+                        "flow": { "id": settings.flow.id, "url": settings.flow.ui.action }
+                    })),
+                    Err(identity_auth::Error::Aal2Required) => {}
+                    Err(other) => return Err(other.into()),
+                }
+                let mut body = flow_json(&done.flow);
+                body["continue_with"] = Value::Array(continue_with);
                 Ok(Json(body).into_response())
             }
         },

@@ -87,10 +87,9 @@ pub(super) fn password_login(fixed_identifier: Option<&str>) -> Vec<UiNode> {
         Some(identifier) => {
             UiNode::input(NodeGroup::Default, "identifier", "hidden").with_value(Value::from(identifier))
         }
-        None => UiNode::input(NodeGroup::Default, "identifier", "text")
-            .required()
-            .with_autocomplete("username")
-            .with_label(UiText::label_identifier()),
+        None => {
+            UiNode::input(NodeGroup::Default, "identifier", "text").required().with_label(UiText::label_identifier())
+        }
     };
     vec![
         identifier,

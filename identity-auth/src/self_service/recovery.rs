@@ -10,9 +10,9 @@ use super::code_flow::{CodeFlow, Redeemed};
 use super::{SelfService, Submission, Submitted, fields, nodes};
 use crate::authenticator::update_identity;
 use crate::error::Error;
-use crate::flow::{CreatedFlow, FlowKind, FlowRequest, FlowType};
+use crate::flow::{CreatedFlow, Flow, FlowKind, FlowRequest, FlowType};
 use crate::session::IssuedSession;
-use crate::ui::{NodeGroup, UiNode, UiText};
+use crate::ui::{NodeGroup, TextType, UiNode, UiText};
 
 /// A recovery code an operator hands to a user (Kratos' `POST /admin/recovery/code`): the user opens the link and
 /// types the code.
@@ -35,6 +35,8 @@ pub struct Recovered {
     pub identity: Identity,
     /// A new session, privileged for the settings window, to set a new password with.
     pub session: IssuedSession,
+    /// The flow, in state `passed_challenge`.
+    pub flow: Flow,
 }
 
 impl SelfService {
@@ -51,6 +53,7 @@ impl SelfService {
         let Some(code) = fields::text(&submission.fields, "code").filter(|_| loaded.flow.state == "sent_email") else {
             return self.request_code(CodeFlow::RECOVERY, loaded, &submission).await;
         };
+        let mut flow = loaded.flow.clone();
         let (record, identity) = match self.redeem_code(CodeFlow::RECOVERY, loaded, code, &submission).await? {
             Redeemed::Code { code, identity } => (code, identity),
             Redeemed::Refused(shown) => return Ok(shown),
@@ -74,7 +77,15 @@ impl SelfService {
             AuthenticationMethod { method: CredentialType::Code, aal: AssuranceLevel::Aal1, completed_at: now };
         let session = self.sessions.issue(&identity, vec![method], submission.client).await?;
         self.flows.delete(id).await?;
-        Ok(Submitted::Done(Recovered { identity, session }))
+        flow.state = "passed_challenge".into();
+        flow.ui.nodes.retain(|node| node.name() == "csrf_token");
+        flow.ui.messages = vec![UiText::new(
+            1060001,
+            "You successfully recovered your account. Please change your password or set up an alternative login \
+             method (e.g. social sign in) within the next 15 minutes.",
+            TextType::Success,
+        )];
+        Ok(Submitted::Done(Recovered { identity, session, flow }))
     }
 
     /// Issues a recovery code for `identity` without sending it, valid for `lifespan` (default: the code
