@@ -136,8 +136,9 @@ pub struct Cors {
     pub allowed_origins: Vec<String>,
 }
 
-/// Keys, each a list so they can be rotated (the first signs or encrypts; all are tried).
-#[derive(Debug, Clone, Default, Deserialize)]
+/// Keys, each a list so they can be rotated (the first signs or encrypts; all are tried). `Debug` shows only
+/// how many there are.
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Secrets {
     /// Keys for cookies (at least 32 characters each).
@@ -146,6 +147,16 @@ pub struct Secrets {
     pub cipher: Vec<String>,
     /// The key one-time codes and backup codes are hashed with (at least 32 characters).
     pub codes: Option<String>,
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Secrets")
+            .field("cookie", &self.cookie.len())
+            .field("cipher", &self.cipher.len())
+            .field("codes", &self.codes.is_some())
+            .finish()
+    }
 }
 
 /// Password hashing.
@@ -271,12 +282,29 @@ pub struct SchemaLocation {
     pub url: String,
 }
 
-/// Message delivery.
+/// Message delivery: SMTP when configured, otherwise a log line per message (without its code).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CourierConfig {
-    /// `log` (default: messages are logged without their codes) .
-    pub kind: Option<String>,
+    /// The SMTP server.
+    pub smtp: Option<SmtpConfig>,
+}
+
+/// An SMTP server.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// `smtp://user:password@host:port` (plain), with `?tls=required` (STARTTLS), or `smtps://...` (TLS).
+    pub connection_uri: String,
+    /// The sender, `Name <address>` or an address.
+    pub from_address: String,
+}
+
+impl std::fmt::Debug for SmtpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URI may hold the SMTP password.
+        f.debug_struct("SmtpConfig").field("from_address", &self.from_address).finish_non_exhaustive()
+    }
 }
 
 /// Limits on failed attempts.
@@ -498,6 +526,16 @@ mod tests {
         assert_eq!(path_of(json!({"session": {"lifespann": "1h"}})), "session.lifespann");
         assert_eq!(path_of(json!({"dsn": "mysql://x"})), "dsn");
         assert_eq!(path_of(json!({"secrets": {"cipher": ["short"]}})), "secrets");
+    }
+
+    #[test]
+    fn debug_output_hides_keys_and_smtp_passwords() {
+        let document = json!({
+            "secrets": {"cipher": ["k".repeat(40)], "codes": "c".repeat(40)},
+            "courier": {"smtp": {"connection_uri": "smtp://u:hunter2@mail.example", "from_address": "id@example.com"}},
+        });
+        let debug = format!("{:?}", Config::from_value(document, env(&[])).unwrap());
+        assert!(!debug.contains("kkkk") && !debug.contains("cccc") && !debug.contains("hunter2"), "{debug}");
     }
 
     #[test]

@@ -20,6 +20,7 @@
 pub mod admin_api;
 pub mod cli;
 pub mod config;
+pub mod courier;
 pub mod error;
 pub mod http;
 pub mod public;

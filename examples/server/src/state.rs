@@ -4,12 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use identity_auth::{
-    Admin, AdminParts, Argon2Params, Authenticator, CipherKey, Courier, EnrollmentSettings, Enrollments, HashAlgorithm,
-    HasherConfig, LookupSecrets, Message, PasswordHasher, PasswordPolicy, RateLimit, SecretCipher, SelfService,
+    Admin, AdminParts, Argon2Params, Authenticator, CipherKey, EnrollmentSettings, Enrollments, HashAlgorithm,
+    HasherConfig, LookupSecrets, PasswordHasher, PasswordPolicy, RateLimit, SecretCipher, SelfService,
     SelfServiceParts, SelfServiceSettings, SessionSettings, Sessions, TotpSettings, TotpVerifier,
 };
 use identity_core::{Clock, SecretBytes, SystemClock};
@@ -19,6 +18,7 @@ use identity_store::{MemoryStore, Store};
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
+use crate::courier::{LogCourier, SmtpCourier};
 
 /// The email-and-password schema used when the configuration names none.
 pub const DEFAULT_SCHEMA: &str = include_str!("default.schema.json");
@@ -162,7 +162,7 @@ impl AppState {
                 authenticator,
                 sessions: sessions.clone(),
                 schemas: schemas.clone(),
-                courier: Arc::new(LogCourier),
+                courier: courier(&config)?,
                 code_key: SecretBytes::new(derive(b"codes", &keys.codes).to_vec()),
             },
             settings,
@@ -185,6 +185,18 @@ impl AppState {
             password_policy: PasswordPolicy::default(),
         }));
         Ok(Self { config, store, clock, schemas, sessions, flows, admin, public_url })
+    }
+}
+
+/// The configured courier: SMTP, or the log courier for development.
+fn courier(config: &Config) -> Result<Arc<dyn identity_auth::Courier>, StartError> {
+    match &config.courier.smtp {
+        Some(smtp) => {
+            let courier = SmtpCourier::start(&smtp.connection_uri, &smtp.from_address)
+                .map_err(|message| crate::config::ConfigError::Field { path: "courier.smtp".into(), message })?;
+            Ok(Arc::new(courier))
+        }
+        None => Ok(Arc::new(LogCourier)),
     }
 }
 
@@ -290,16 +302,4 @@ pub fn sqlite_path(dsn: &str) -> Option<PathBuf> {
     let rest = dsn.strip_prefix("sqlite://").or_else(|| dsn.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next().unwrap_or(rest);
     (!path.is_empty() && !path.starts_with(":memory:")).then(|| PathBuf::from(path))
-}
-
-/// A courier for development: logs that a message went out, never its body (which holds the code).
-#[derive(Debug, Default)]
-pub struct LogCourier;
-
-#[async_trait]
-impl Courier for LogCourier {
-    async fn send(&self, message: Message) -> Result<(), identity_auth::Error> {
-        tracing::info!(to = %message.to, kind = ?message.kind, subject = %message.subject, "message sent (log courier)");
-        Ok(())
-    }
 }
