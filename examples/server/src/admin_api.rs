@@ -30,7 +30,10 @@ pub fn router(app: Arc<AppState>) -> Router {
         .route("/version", get(version))
         .route("/admin/identities", get(list_identities).post(create_identity).patch(batch_create))
         .route("/admin/identities/by/external/{external_id}", get(identity_by_external_id))
-        .route("/admin/identities/{id}", get(get_identity).delete(delete_identity).put(put_identity))
+        .route(
+            "/admin/identities/{id}",
+            get(get_identity).delete(delete_identity).put(put_identity).patch(patch_identity),
+        )
         .route("/admin/identities/{id}/credentials/{kind}", delete(delete_credential))
         .route("/admin/identities/{id}/sessions", get(identity_sessions).delete(revoke_identity_sessions))
         .route("/admin/sessions/{id}", get(get_session).delete(disable_session))
@@ -162,6 +165,53 @@ async fn put_identity(
     let identity = app
         .admin
         .replace_traits(id, traits, body.get("metadata_public").cloned(), body.get("metadata_admin").cloned())
+        .await?;
+    let identity = if identity.state == state { identity } else { app.admin.set_state(id, state).await? };
+    Ok(Json(admin_view(&app, &identity, &[])))
+}
+
+/// `PATCH /admin/identities/{id}`: an RFC 6902 JSON Patch over the identity's JSON. `traits`, `state`,
+/// `metadata_public` and `metadata_admin` may change (`id` and `credentials` may not); the result is checked as
+/// a `PUT` is.
+async fn patch_identity(
+    State(app): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let id = identity_id(&id)?;
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !content_type.starts_with("application/json") && !content_type.starts_with("application/json-patch+json") {
+        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "send a JSON Patch document"));
+    }
+    let patch: json_patch::Patch =
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("not a JSON Patch: {e}")))?;
+    for operation in &patch.0 {
+        let path = operation.path().to_string();
+        let top = path.trim_start_matches('/').split('/').next().unwrap_or("");
+        if !matches!(top, "traits" | "state" | "metadata_public" | "metadata_admin") {
+            return Err(ApiError::bad_request(format!("`{path}` cannot be patched")));
+        }
+    }
+    let current = app.admin.identity(id).await?;
+    let mut document = json!({
+        "traits": current.traits,
+        "state": current.state,
+        "metadata_public": current.metadata_public,
+        "metadata_admin": current.metadata_admin,
+    });
+    json_patch::patch(&mut document, &patch)
+        .map_err(|e| ApiError::bad_request(format!("the patch does not apply: {e}")))?;
+    let state: IdentityState = serde_json::from_value(document["state"].clone())
+        .map_err(|_| ApiError::bad_request("`state` must be active or inactive"))?;
+    let identity = app
+        .admin
+        .replace_traits(
+            id,
+            document["traits"].clone(),
+            Some(document["metadata_public"].clone()),
+            Some(document["metadata_admin"].clone()),
+        )
         .await?;
     let identity = if identity.state == state { identity } else { app.admin.set_state(id, state).await? };
     Ok(Json(admin_view(&app, &identity, &[])))

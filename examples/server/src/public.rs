@@ -35,6 +35,8 @@ pub fn router(app: Arc<AppState>) -> Router {
         .route("/sessions", get(my_sessions).delete(revoke_my_other_sessions))
         .route("/sessions/{id}", delete(revoke_my_session))
         .route("/self-service/logout/api", delete(logout_api))
+        .route("/self-service/logout/browser", get(logout_browser))
+        .route("/self-service/logout", get(logout_with_token))
         .route("/self-service/{kind}/{variant}", get(create_or_fetch_flow))
         .route("/self-service/{kind}", axum::routing::post(submit_flow))
         .with_state(app)
@@ -137,6 +139,31 @@ async fn logout_api(State(app): State<Arc<AppState>>, headers: HeaderMap, body: 
         .ok_or_else(|| ApiError::bad_request("`session_token` is required"))?;
     app.flows.logout(token).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /self-service/logout/browser`: a logout URL and token for the session cookie's session.
+async fn logout_browser(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    let token = token_of(&app, &headers).ok_or(identity_auth::Error::SessionInactive)?;
+    let logout = app.flows.logout_token(&token).await?;
+    let url = format!("{}/self-service/logout?token={}", app.public_url, logout.expose_secret());
+    Ok(Json(json!({ "logout_url": url, "logout_token": logout.expose_secret() })))
+}
+
+/// `GET /self-service/logout?token=`: signs the session out, clears the cookie, and sends the browser to
+/// `return_to` (if allowed) or the default return URL; without either, 204.
+async fn logout_with_token(
+    State(app): State<Arc<AppState>>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let token = params.get("token").ok_or_else(|| ApiError::bad_request("`token` is required"))?;
+    let return_to = allowed_return_to(&app, params.get("return_to"))?;
+    app.flows.logout_with_token(token).await?;
+    let mut response = match return_to.or_else(|| app.config.selfservice.default_return_url.clone()) {
+        Some(target) => redirect(&target),
+        None => StatusCode::NO_CONTENT.into_response(),
+    };
+    set_cookie(&app, &mut response, &app.config.session.cookie_name, "", Some(0));
+    Ok(response)
 }
 
 fn flow_kind(kind: &str) -> Result<FlowKind, ApiError> {
@@ -341,7 +368,19 @@ async fn submit_flow(
                 if !continue_with.is_empty() {
                     body["continue_with"] = Value::Array(continue_with);
                 }
-                Ok(Json(body).into_response())
+                let mut response = Json(body).into_response();
+                if let Some(issued) = &done.session
+                    && from_browser
+                {
+                    set_cookie(
+                        &app,
+                        &mut response,
+                        &app.config.session.cookie_name,
+                        issued.token.expose_secret(),
+                        None,
+                    );
+                }
+                Ok(response)
             }
         },
         FlowKind::Settings => {

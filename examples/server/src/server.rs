@@ -49,12 +49,16 @@ impl Running {
 
 /// Opens the store (migrating it), assembles the server and starts both listeners.
 pub async fn start(config: Config) -> Result<Running, StartError> {
-    let store = open_store(&config.dsn, Migrations::Apply).await?;
-    let state = Arc::new(AppState::new(config, store).await?);
-    let config = &state.config;
+    let mut config = config;
     let public_listener = bind(&config.serve.public.host, config.serve.public.port).await?;
     let admin_listener = bind(&config.serve.admin.host, config.serve.admin.port).await?;
     let (public, admin) = (local(&public_listener)?, local(&admin_listener)?);
+    // Links point at where the listeners really are (port 0 picks a free one).
+    config.serve.public.base_url.get_or_insert_with(|| format!("http://{public}"));
+    config.serve.admin.base_url.get_or_insert_with(|| format!("http://{admin}"));
+    let store = open_store(&config.dsn, Migrations::Apply).await?;
+    let state = Arc::new(AppState::new(config, store).await?);
+    let config = &state.config;
     let public_router = layers(crate::public::router(state.clone()), config).layer(cors(config));
     let admin_router = layers(crate::admin_api::router(state.clone()), config);
     let (stop, stopped) = watch::channel(false);

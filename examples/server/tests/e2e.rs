@@ -387,6 +387,9 @@ async fn browser_flows_need_the_csrf_cookie() {
     assert_eq!(without_cookie.status(), 403);
     let with_cookie = server.http.post(&url).header("cookie", &cookie).json(&body).send().await.unwrap();
     assert_eq!(with_cookie.status(), 200);
+    let set =
+        with_cookie.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect::<Vec<_>>();
+    assert!(set.iter().any(|c| c.starts_with("ory_kratos_session=") && c.contains("HttpOnly")), "{set:?}");
     let bad_return = server
         .http
         .get(server.public("/self-service/login/browser?return_to=https://evil.example/"))
@@ -394,7 +397,55 @@ async fn browser_flows_need_the_csrf_cookie() {
         .await
         .unwrap();
     assert_eq!(bad_return.status(), 400);
+
+    // A browser login gets its session as a cookie; browser logout signs out exactly that session.
+    let session_cookie = browser_login(&server).await;
+    let whoami =
+        server.http.get(server.public("/sessions/whoami")).header("cookie", &session_cookie).send().await.unwrap();
+    assert_eq!(whoami.status(), 200);
+    let logout: Value = server
+        .http
+        .get(server.public("/self-service/logout/browser"))
+        .header("cookie", &session_cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = logout["logout_url"].as_str().unwrap().to_owned();
+    let forged = url.replace("token=", "token=0");
+    assert_eq!(server.http.get(&forged).send().await.unwrap().status(), 401);
+    let no_redirects = Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let done = no_redirects.get(format!("{url}&return_to=https://app.example/bye")).send().await.unwrap();
+    assert_eq!(done.status(), 303);
+    assert_eq!(done.headers()["location"], "https://app.example/bye");
+    let whoami =
+        server.http.get(server.public("/sessions/whoami")).header("cookie", &session_cookie).send().await.unwrap();
+    assert_eq!(whoami.status(), 401);
     server.running.stop().await;
+}
+
+/// Signs ada in through a browser login flow and returns the session cookie (`name=value`).
+async fn browser_login(server: &Server) -> String {
+    let response = server
+        .http
+        .get(server.public("/self-service/login/browser"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    let csrf = response.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
+    let flow: Value = response.json().await.unwrap();
+    let token = csrf.split_once('=').unwrap().1.to_owned();
+    let url = server.public(&format!("/self-service/login?flow={}", flow["id"].as_str().unwrap()));
+    let body =
+        json!({"method": "password", "identifier": "ada@example.com", "password": PASSWORD, "csrf_token": token});
+    let response = server.http.post(&url).header("cookie", &csrf).json(&body).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let set =
+        response.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect::<Vec<_>>();
+    set.iter().find(|c| c.starts_with("ory_kratos_session=")).unwrap().split(';').next().unwrap().to_owned()
 }
 
 #[tokio::test]

@@ -236,6 +236,35 @@ impl SelfService {
         self.sessions.revoke(identity.id, session.id).await
     }
 
+    /// A logout token for the session `token` stands for (Kratos' browser logout): the session's id and a keyed
+    /// MAC of it, so a link can sign out that session and no other, without storing anything.
+    pub async fn logout_token(&self, token: &str) -> Result<identity_core::SecretString, Error> {
+        let (session, _) = self.sessions.check(token, RequiredAal::Aal1).await?;
+        let mac = hash_code(&self.code_key, b"logout", &session.id.to_string());
+        Ok(identity_core::SecretString::new(format!("{}.{}", session.id, mac.to_hex())))
+    }
+
+    /// Signs out the session a [`logout_token`](Self::logout_token) names. A forged or garbled token is
+    /// [`Error::SessionInactive`], as is a session already gone.
+    pub async fn logout_with_token(&self, logout_token: &str) -> Result<(), Error> {
+        let (id, mac) = logout_token.split_once('.').ok_or(Error::SessionInactive)?;
+        let session: identity_core::SessionId = id.parse().map_err(|_| Error::SessionInactive)?;
+        let expected = hash_code(&self.code_key, b"logout", &session.to_string());
+        let presented: identity_core::TokenHash = mac.parse().map_err(|_| Error::SessionInactive)?;
+        if presented != expected {
+            return Err(Error::SessionInactive);
+        }
+        let stored = match self.store.session(session).await {
+            Ok(stored) => stored,
+            Err(identity_store::Error::NotFound { .. }) => return Err(Error::SessionInactive),
+            Err(other) => return Err(other.into()),
+        };
+        if !stored.is_valid_at(self.clock.now()) {
+            return Err(Error::SessionInactive);
+        }
+        self.sessions.revoke(stored.identity_id, stored.id).await
+    }
+
     /// Loads flow `id` of `kind` for a submission, checking its CSRF token and clearing old messages.
     async fn load_for(&self, id: FlowId, kind: FlowKind, submission: &Submission) -> Result<LoadedFlow, Error> {
         let mut loaded = self.flows.load(id, kind).await?;

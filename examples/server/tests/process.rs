@@ -1,0 +1,102 @@
+//! The `identity-server serve` process itself: it starts from environment variables alone, its logs never hold
+//! passwords, tokens or codes (even at debug level), and SIGTERM stops it cleanly with exit code 0.
+
+#![cfg(unix)]
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_keep_secrets_out_and_sigterm_stops_cleanly() {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_identity-server"))
+        .arg("serve")
+        .env("IDENTITY_DSN", "memory")
+        .env("IDENTITY_SERVE__PUBLIC__PORT", "0")
+        .env("IDENTITY_SERVE__ADMIN__PORT", "0")
+        .env("IDENTITY_HASHERS__ARGON2__MEMORY_KIB", "64")
+        .env("IDENTITY_HASHERS__ARGON2__ITERATIONS", "1")
+        .env("IDENTITY_LOG__LEVEL", "debug")
+        .env("IDENTITY_LOG__FORMAT", "json")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let (public, admin) = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let mut line = String::new();
+            if stderr.read_line(&mut line).await.unwrap() == 0 {
+                panic!("the server exited before listening:\n{seen}");
+            }
+            seen.push_str(&line);
+            if let Ok(entry) = serde_json::from_str::<Value>(&line)
+                && entry["fields"]["message"] == "listening"
+            {
+                let field = |name: &str| entry["fields"][name].as_str().unwrap().to_owned();
+                return (field("public"), field("admin"));
+            }
+        }
+    })
+    .await
+    .expect("the server did not start");
+
+    let http = reqwest::Client::new();
+    let password = "correct-horse-battery-staple";
+    let flow: Value =
+        http.get(format!("http://{public}/self-service/registration/api")).send().await.unwrap().json().await.unwrap();
+    let registered: Value = http
+        .post(format!("http://{public}/self-service/registration?flow={}", flow["id"].as_str().unwrap()))
+        .json(&json!({"method": "password", "traits": {"email": "ada@example.com"}, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = registered["session_token"].as_str().unwrap().to_owned();
+    let whoami = http
+        .get(format!("http://{public}/sessions/whoami"))
+        .header("Authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(whoami.status(), 200);
+    let issued: Value = http
+        .post(format!("http://{admin}/admin/recovery/code"))
+        .json(&json!({"identity_id": registered["identity"]["id"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let code = issued["recovery_code"].as_str().unwrap().to_owned();
+
+    let stopped =
+        std::process::Command::new("kill").args(["-TERM", &child.id().unwrap().to_string()]).status().unwrap();
+    assert!(stopped.success());
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait()).await.expect("no clean stop").unwrap();
+    assert!(status.success(), "{status}");
+    stderr.read_to_string(&mut seen).await.unwrap();
+    assert!(seen.contains("shutting down"), "{seen}");
+    // Timestamps are left out: their microseconds could spell any six digits.
+    let logged: String = seen
+        .lines()
+        .map(|line| match serde_json::from_str::<Value>(line) {
+            Ok(mut entry) => {
+                entry.as_object_mut().map(|entry| entry.remove("timestamp"));
+                entry.to_string()
+            }
+            Err(_) => line.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    for secret in [password, token.as_str(), code.as_str()] {
+        assert!(!logged.contains(secret), "a secret reached the log:\n{logged}");
+    }
+}
