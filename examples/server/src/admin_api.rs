@@ -39,6 +39,7 @@ pub fn router(app: Arc<AppState>) -> Router {
         .route("/admin/sessions/{id}", get(get_session).delete(disable_session))
         .route("/admin/sessions/{id}/extend", patch(extend_session))
         .route("/admin/recovery/code", post(recovery_code))
+        .route("/admin/recovery/link", post(recovery_link))
         .with_state(app)
 }
 
@@ -310,4 +311,30 @@ async fn recovery_code(
     let body =
         json!({ "recovery_link": issued.link, "recovery_code": issued.code.expose_secret(), "expires_at": expires_at });
     Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// `POST /admin/recovery/link`: a link that recovers the account when opened (the code rides in it, so treat the
+/// link as a password); `{recovery_link, expires_at}`.
+async fn recovery_link(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let body = body_object(&headers, &body)?;
+    let id = body
+        .get("identity_id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::bad_request("`identity_id` is required"))
+        .and_then(identity_id)?;
+    let expires_in = match body.get("expires_in").and_then(Value::as_str) {
+        Some(text) => Some(
+            DurationText(text.to_owned()).parse().map_err(|e| ApiError::bad_request(format!("`expires_in`: {e}")))?,
+        ),
+        None => None,
+    };
+    // The link itself carries the secret, so no cookie-bound CSRF token is needed to redeem it.
+    let issued = app.admin.recovery_code(id, expires_in, FlowType::Api).await?;
+    let expires_at = issued.expires_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    let link = format!("{}&code={}", issued.link, issued.code.expose_secret());
+    Ok(Json(json!({ "recovery_link": link, "expires_at": expires_at })))
 }

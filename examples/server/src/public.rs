@@ -38,7 +38,7 @@ pub fn router(app: Arc<AppState>) -> Router {
         .route("/self-service/logout/browser", get(logout_browser))
         .route("/self-service/logout", get(logout_with_token))
         .route("/self-service/{kind}/{variant}", get(create_or_fetch_flow))
-        .route("/self-service/{kind}", axum::routing::post(submit_flow))
+        .route("/self-service/{kind}", get(open_link).post(submit_flow))
         .with_state(app)
 }
 
@@ -164,6 +164,37 @@ async fn logout_with_token(
     };
     set_cookie(&app, &mut response, &app.config.session.cookie_name, "", Some(0));
     Ok(response)
+}
+
+/// `GET /self-service/recovery?flow=&code=`: a recovery link an operator handed out. Redeems the code, sets
+/// the session cookie, and sends the browser to the default return URL (or answers the flow as JSON).
+async fn open_link(
+    State(app): State<Arc<AppState>>,
+    Path(kind): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Result<Response, ApiError> {
+    if kind != "recovery" {
+        return Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "submit this flow with POST"));
+    }
+    let id: FlowId = params
+        .get("flow")
+        .and_then(|id| id.parse().ok())
+        .ok_or_else(|| ApiError::bad_request("`flow` must be a flow id"))?;
+    let code = params.get("code").ok_or_else(|| ApiError::bad_request("`code` is required"))?;
+    let client = ClientInfo { ip_address: Some(peer.ip()), user_agent: None };
+    let submission = Submission::new("code", json!({ "code": code })).from_client(client);
+    match app.flows.submit_recovery(id, submission).await? {
+        Submitted::Flow(flow) => Ok(flow_response(&flow, false)),
+        Submitted::Done(done) => {
+            let mut response = match &app.config.selfservice.default_return_url {
+                Some(target) => redirect(target),
+                None => Json(flow_json(&done.flow)).into_response(),
+            };
+            set_cookie(&app, &mut response, &app.config.session.cookie_name, done.session.token.expose_secret(), None);
+            Ok(response)
+        }
+    }
 }
 
 fn flow_kind(kind: &str) -> Result<FlowKind, ApiError> {

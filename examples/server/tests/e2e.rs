@@ -294,6 +294,50 @@ async fn admin_identities_recovery_codes_and_sessions() {
     );
     assert_eq!(server.whoami(&token).await.0, 401);
 
+    // A recovery link signs in when opened, once.
+    let link: Value = server
+        .http
+        .post(server.admin("/admin/recovery/link"))
+        .json(&json!({"identity_id": id}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let link = link["recovery_link"].as_str().unwrap().to_owned();
+    let opened = server.http.get(&link).send().await.unwrap();
+    assert_eq!(opened.status(), 200);
+    let cookie = opened.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    assert!(cookie.starts_with("ory_kratos_session="));
+    let whoami = server.http.get(server.public("/sessions/whoami")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(whoami.status(), 200);
+    assert_eq!(server.http.get(&link).send().await.unwrap().status(), 404, "a link worked twice");
+
+    // JSON Patch: traits and metadata change, identifiers follow; id and credentials cannot be patched.
+    let patched = server
+        .http
+        .patch(server.admin(&format!("/admin/identities/{id}")))
+        .json(&json!([{"op": "replace", "path": "/traits/email", "value": "grace@new.example"},
+                      {"op": "add", "path": "/metadata_public", "value": {"tier": "gold"}}]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), 200);
+    let patched: Value = patched.json().await.unwrap();
+    assert_eq!(patched["traits"]["email"], "grace@new.example");
+    assert_eq!(patched["metadata_public"]["tier"], "gold");
+    assert_eq!(patched["credentials"]["password"]["identifiers"], json!(["grace@new.example"]));
+    for bad in [
+        json!([{"op": "replace", "path": "/id", "value": "x"}]),
+        json!([{"op": "remove", "path": "/traits/nope"}]),
+        json!({"op": 1}),
+    ] {
+        let refused =
+            server.http.patch(server.admin(&format!("/admin/identities/{id}"))).json(&bad).send().await.unwrap();
+        assert_eq!(refused.status(), 400, "{bad}");
+    }
+
     assert_eq!(
         server.http.delete(server.admin(&format!("/admin/identities/{id}"))).send().await.unwrap().status(),
         204
