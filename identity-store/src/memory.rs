@@ -261,11 +261,11 @@ impl IdentityStore for MemoryStore {
 
     async fn list_identities(&self, filter: &IdentityFilter, page: &PageRequest) -> Result<Page<Identity>, Error> {
         page.check()?;
-        let after = page.page_token.as_ref().map(PageToken::last_id).transpose()?;
+        let after = page.page_token.as_ref().map(PageToken::last_id).transpose()?.map(IdentityId::from_uuid);
         let state = self.read();
         let size = page.page_size as usize;
         let items: Vec<Identity> = state.matching(filter, after).take(size + 1).cloned().collect();
-        Ok(Page::from_overfetch(items, size))
+        Ok(Page::from_overfetch(items, size, |identity| *identity.id.as_uuid()))
     }
 
     async fn count_identities(&self, filter: &IdentityFilter) -> Result<u64, Error> {
@@ -338,6 +338,27 @@ impl SessionStore for MemoryStore {
             return Ok(None);
         };
         Ok(state.identities.get(&session.identity_id).map(|identity| (session.clone(), identity.clone())))
+    }
+
+    async fn list_sessions(
+        &self,
+        active_at: Option<OffsetDateTime>,
+        page: &PageRequest,
+    ) -> Result<Page<Session>, Error> {
+        page.check()?;
+        let after = page.page_token.as_ref().map(PageToken::last_id).transpose()?;
+        let state = self.read();
+        let size = page.page_size as usize;
+        let mut sessions: Vec<&Session> = state
+            .sessions
+            .values()
+            .filter(|s| after.is_none_or(|after| *s.id.as_uuid() > after))
+            .filter(|s| active_at.is_none_or(|now| s.is_valid_at(now)))
+            .collect();
+        // Ordered as the SQL backends order their text ids; for UUIDs that is byte order.
+        sessions.sort_by_key(|s| *s.id.as_uuid());
+        let items: Vec<Session> = sessions.into_iter().take(size + 1).cloned().collect();
+        Ok(Page::from_overfetch(items, size, |session| *session.id.as_uuid()))
     }
 
     async fn sessions_of(

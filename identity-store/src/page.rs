@@ -4,7 +4,6 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use identity_core::IdentityId;
 
 use crate::error::Error;
 
@@ -56,13 +55,13 @@ pub struct Page<T> {
     pub next_page_token: Option<PageToken>,
 }
 
-impl Page<identity_core::Identity> {
-    /// The page made of `items`, fetched as up to `size + 1` rows so that an extra row tells whether another
-    /// page follows.
-    pub(crate) fn from_overfetch(mut items: Vec<identity_core::Identity>, size: usize) -> Self {
+impl<T> Page<T> {
+    /// The page made of `items` (sorted by `id`), fetched as up to `size + 1` rows so that an extra row tells
+    /// whether another page follows.
+    pub(crate) fn from_overfetch(mut items: Vec<T>, size: usize, id: impl Fn(&T) -> uuid::Uuid) -> Self {
         let next_page_token = if items.len() > size {
             items.truncate(size);
-            items.last().map(|last| PageToken::after(last.id))
+            items.last().map(|last| PageToken::after(id(last)))
         } else {
             None
         };
@@ -76,17 +75,17 @@ impl Page<identity_core::Identity> {
 pub struct PageToken(String);
 
 impl PageToken {
-    /// The token after `id`.
-    pub(crate) fn after(id: IdentityId) -> Self {
-        Self(URL_SAFE_NO_PAD.encode(id.as_uuid().as_bytes()))
+    /// The token after the item with id `id`.
+    pub(crate) fn after(id: uuid::Uuid) -> Self {
+        Self(URL_SAFE_NO_PAD.encode(id.as_bytes()))
     }
 
     /// The id this token continues after.
-    pub(crate) fn last_id(&self) -> Result<IdentityId, Error> {
+    pub(crate) fn last_id(&self) -> Result<uuid::Uuid, Error> {
         let invalid = || Error::Invalid { field: "page_token", reason: "not a token this store issued".into() };
         let bytes = URL_SAFE_NO_PAD.decode(&self.0).map_err(|_| invalid())?;
         let bytes: [u8; 16] = bytes.try_into().map_err(|_| invalid())?;
-        Ok(IdentityId::from_uuid(uuid::Uuid::from_bytes(bytes)))
+        Ok(uuid::Uuid::from_bytes(bytes))
     }
 
     /// Wraps a token received from a client.
@@ -118,7 +117,7 @@ mod tests {
 
     #[test]
     fn tokens_round_trip_and_refuse_garbage() {
-        let id = IdentityId::new();
+        let id = *identity_core::IdentityId::new().as_uuid();
         assert_eq!(PageToken::after(id).last_id().unwrap(), id);
         assert!(PageToken::parse("!!").last_id().is_err());
         assert!(PageToken::parse("AAAA").last_id().is_err());

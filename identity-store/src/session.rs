@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use identity_core::{Identity, IdentityId, Session, SessionId, TokenHash, time::OffsetDateTime};
 
 use crate::error::Error;
+use crate::page::{Page, PageRequest};
 
 /// Where sessions live. Every lookup by secret goes through the token's hash; the store never sees a token.
 ///
@@ -23,8 +24,16 @@ pub trait SessionStore: Send + Sync {
     /// authenticated request.
     async fn find_session_with_identity(&self, hash: &TokenHash) -> Result<Option<(Session, Identity)>, Error>;
 
+    /// A page of all sessions, ordered by id; with `active_at`, only those still usable then.
+    async fn list_sessions(
+        &self,
+        active_at: Option<OffsetDateTime>,
+        page: &PageRequest,
+    ) -> Result<Page<Session>, Error>;
+
     /// The sessions of `identity`, newest first: all of them, or with `active_at` only those active and not
     /// expired at that instant.
+
     async fn sessions_of(&self, identity: IdentityId, active_at: Option<OffsetDateTime>)
     -> Result<Vec<Session>, Error>;
 

@@ -68,6 +68,7 @@ macro_rules! conformance_tests {
             identities_are_found_by_address_and_addresses_are_unique,
             concurrent_creations_of_one_email_create_one_identity,
             identities_are_listed_in_pages_ordered_by_id,
+            sessions_are_listed_in_pages_and_filtered_by_activity,
             page_sizes_outside_the_limits_are_invalid,
             a_page_token_the_store_did_not_issue_is_invalid,
             identity_filters_combine_and_counts_agree_with_listings,
@@ -598,6 +599,47 @@ pub async fn concurrent_creations_of_one_email_create_one_identity(store: Arc<dy
     let filter = IdentityFilter { credential_identifier: Some(EMAIL.into()), ..IdentityFilter::default() };
     assert_eq!(store.count_identities(&filter).await.expect("counting"), 1);
     assert_eq!(store.count_identities(&IdentityFilter::default()).await.expect("counting"), 1);
+}
+
+/// 7 sessions of two identities come in pages of 3, 3 and 1, each once, ordered by id; with an instant, only
+/// those active and unexpired then.
+pub async fn sessions_are_listed_in_pages_and_filtered_by_activity(store: Arc<dyn Inspect>) {
+    let ada = create_with_email(&*store, "ada@example.com").await;
+    let bob = create_with_email(&*store, "bob@example.com").await;
+    let mut ids = Vec::new();
+    for n in 0..7u8 {
+        let owner = if n % 2 == 0 { ada.id } else { bob.id };
+        let lifespan = if n == 6 { Duration::minutes(1) } else { Duration::hours(1) };
+        let session = session_for(owner, token_hash(n), START, lifespan);
+        store.insert_session(&session).await.expect("storing a session");
+        ids.push(session.id);
+    }
+    store.revoke_session(ids[0]).await.expect("revoking");
+    let mut seen = Vec::new();
+    let mut page = PageRequest::first(3);
+    loop {
+        let listed = store.list_sessions(None, &page).await.expect("listing sessions");
+        assert!(listed.items.len() <= 3);
+        seen.extend(listed.items.iter().map(|session| session.id));
+        match listed.next_page_token {
+            Some(token) => page.page_token = Some(token),
+            None => break,
+        }
+    }
+    let mut expected = ids.clone();
+    expected.sort_by_key(|id| *id.as_uuid());
+    assert_eq!(seen, expected, "every session once, in id order");
+    let later = START + Duration::minutes(30);
+    let active = store.list_sessions(Some(later), &PageRequest::first(100)).await.expect("listing active sessions");
+    let mut active: Vec<SessionId> = active.items.iter().map(|session| session.id).collect();
+    active.sort_by_key(|id| *id.as_uuid());
+    let mut wanted: Vec<SessionId> = ids[1..6].to_vec();
+    wanted.sort_by_key(|id| *id.as_uuid());
+    assert_eq!(active, wanted, "revoked and expired sessions were listed as active");
+    assert_invalid(
+        store.list_sessions(None, &PageRequest { page_size: 1, page_token: Some(PageToken::parse("!!")) }).await,
+        "a garbage token",
+    );
 }
 
 /// 25 identities of one organization come in pages of 10, 10 and 5, the last without a next token, each

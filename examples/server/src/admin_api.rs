@@ -36,6 +36,7 @@ pub fn router(app: Arc<AppState>) -> Router {
         )
         .route("/admin/identities/{id}/credentials/{kind}", delete(delete_credential))
         .route("/admin/identities/{id}/sessions", get(identity_sessions).delete(revoke_identity_sessions))
+        .route("/admin/sessions", get(list_sessions))
         .route("/admin/sessions/{id}", get(get_session).delete(disable_session))
         .route("/admin/sessions/{id}/extend", patch(extend_session))
         .route("/admin/recovery/code", post(recovery_code))
@@ -259,6 +260,40 @@ async fn revoke_identity_sessions(
     app.admin.identity(id).await?;
     app.admin.revoke_sessions(id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /admin/sessions`: every session, by id, in keyset pages (`page_size`, `page_token`, `Link`); `active`
+/// filters; `expand=identity` embeds each session's identity.
+async fn list_sessions(
+    State(app): State<Arc<AppState>>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let get = |name: &str| params.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str());
+    let page_size = match get("page_size") {
+        Some(size) => size.parse().map_err(|_| ApiError::bad_request("`page_size` must be a number"))?,
+        None => identity_store::DEFAULT_PAGE_SIZE,
+    };
+    let page = PageRequest { page_size, page_token: get("page_token").map(PageToken::parse) };
+    let active_at = match get("active") {
+        Some("true") => Some(app.clock.now()),
+        None | Some("false") => None,
+        Some(_) => return Err(ApiError::bad_request("`active` must be true or false")),
+    };
+    let expand = params.iter().any(|(key, value)| key == "expand" && value == "identity");
+    let found = app.store.list_sessions(active_at, &page).await?;
+    let mut items = Vec::with_capacity(found.items.len());
+    for session in &found.items {
+        let identity = if expand { app.store.identity(session.identity_id).await.ok() } else { None };
+        items.push(session_view(session, identity.as_ref(), &app.public_url));
+    }
+    let mut response = Json(Value::Array(items)).into_response();
+    if let Some(next) = &found.next_page_token {
+        let link = format!("</admin/sessions?page_size={page_size}&page_token={next}>; rel=\"next\"");
+        if let Ok(value) = HeaderValue::from_str(&link) {
+            response.headers_mut().insert(header::LINK, value);
+        }
+    }
+    Ok(response)
 }
 
 fn session_id(text: &str) -> Result<SessionId, ApiError> {

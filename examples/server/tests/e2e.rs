@@ -294,6 +294,24 @@ async fn admin_identities_recovery_codes_and_sessions() {
     );
     assert_eq!(server.whoami(&token).await.0, 401);
 
+    // All sessions, paged; only active ones on request.
+    let all = server.http.get(server.admin("/admin/sessions?page_size=2&expand=identity")).send().await.unwrap();
+    assert!(all.headers().get("link").is_some());
+    let all: Value = all.json().await.unwrap();
+    assert_eq!(all.as_array().unwrap().len(), 2);
+    assert!(all[0]["identity"]["id"].is_string());
+    let active: Value = server
+        .http
+        .get(server.admin("/admin/sessions?active=true&page_size=100"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(active.as_array().unwrap().iter().all(|s| s["active"] == true));
+    assert_eq!(server.http.get(server.admin("/admin/sessions?active=maybe")).send().await.unwrap().status(), 400);
+
     // A recovery link signs in when opened, once.
     let link: Value = server
         .http

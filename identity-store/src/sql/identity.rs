@@ -240,7 +240,7 @@ impl IdentityStore for SqlStore {
             let document: String = col(&row, "document")?;
             items.push(decode_identity(&id, &document)?);
         }
-        Ok(Page::from_overfetch(items, size))
+        Ok(Page::from_overfetch(items, size, |identity| *identity.id.as_uuid()))
     }
 
     async fn count_identities(&self, filter: &IdentityFilter) -> Result<u64, Error> {

@@ -8,6 +8,7 @@ use sqlx::any::AnyRow;
 use super::identity::decode_identity;
 use super::{SqlStore, col, from_document, instant, map_error, map_write_error, micros, to_document};
 use crate::error::Error;
+use crate::page::{Page, PageRequest, PageToken};
 use crate::session::SessionStore;
 
 fn decode_session(row: &AnyRow) -> Result<Session, Error> {
@@ -100,6 +101,37 @@ impl SessionStore for SqlStore {
         Ok(Some((session, decode_identity(&identity_id, &identity_document)?)))
     }
 
+    async fn list_sessions(
+        &self,
+        active_at: Option<OffsetDateTime>,
+        page: &PageRequest,
+    ) -> Result<Page<Session>, Error> {
+        page.check()?;
+        let after = page.page_token.as_ref().map(PageToken::last_id).transpose()?.map(|id| id.to_string());
+        let mut sql = String::from("SELECT s.id, s.active, s.expires_at, s.document FROM sessions s WHERE 1 = 1");
+        let mut binds: Vec<Bind> = Vec::new();
+        if let Some(after) = after {
+            binds.push(Bind::Text(after));
+            sql.push_str(&format!(" AND s.id > ${}", binds.len()));
+        }
+        if let Some(now) = active_at {
+            binds.push(Bind::Number(micros(now)));
+            sql.push_str(&format!(" AND s.active = 1 AND s.expires_at > ${}", binds.len()));
+        }
+        let size = page.page_size as usize;
+        sql.push_str(&format!(" ORDER BY s.id LIMIT {}", size + 1));
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for bind in binds {
+            query = match bind {
+                Bind::Text(text) => query.bind(text),
+                Bind::Number(number) => query.bind(number),
+            };
+        }
+        let rows = query.fetch_all(self.pool()).await.map_err(map_error)?;
+        let items = rows.iter().map(decode_session).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_overfetch(items, size, |session| *session.id.as_uuid()))
+    }
+
     async fn sessions_of(
         &self,
         identity: IdentityId,
@@ -165,4 +197,10 @@ impl SessionStore for SqlStore {
     async fn delete_expired_sessions(&self, now: OffsetDateTime) -> Result<u64, Error> {
         self.delete_lapsed("DELETE FROM sessions WHERE expires_at <= $1", now).await
     }
+}
+
+/// A value bound to a query built at run time.
+enum Bind {
+    Text(String),
+    Number(i64),
 }
