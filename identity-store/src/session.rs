@@ -33,7 +33,6 @@ pub trait SessionStore: Send + Sync {
 
     /// The sessions of `identity`, newest first: all of them, or with `active_at` only those active and not
     /// expired at that instant.
-
     async fn sessions_of(&self, identity: IdentityId, active_at: Option<OffsetDateTime>)
     -> Result<Vec<Session>, Error>;
 
