@@ -231,6 +231,10 @@ async fn create_or_fetch_flow(
 ) -> Result<Response, ApiError> {
     let kind = flow_kind(&kind)?;
     let flow_type = match variant.as_str() {
+        // Kratos' rule: a browser must not start an API flow (it would skip CSRF protection).
+        "api" if headers.contains_key(header::ORIGIN) || cookie(&headers, &csrf_cookie_name(&app)).is_some() => {
+            return Err(ApiError::bad_request("API flows cannot be started by a browser; use the browser flow"));
+        }
         "api" => FlowType::Api,
         "browser" => FlowType::Browser,
         "flows" => {

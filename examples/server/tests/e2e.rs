@@ -452,6 +452,14 @@ async fn browser_flows_need_the_csrf_cookie() {
     let set =
         with_cookie.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect::<Vec<_>>();
     assert!(set.iter().any(|c| c.starts_with("ory_kratos_session=") && c.contains("HttpOnly")), "{set:?}");
+    let from_a_browser = server
+        .http
+        .get(server.public("/self-service/login/api"))
+        .header("origin", "https://app.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(from_a_browser.status(), 400);
     let bad_return = server
         .http
         .get(server.public("/self-service/login/browser?return_to=https://evil.example/"))
