@@ -1,0 +1,185 @@
+//! An HTTP load driver on loopback, bounded in time: the reference server (memory store, default argon2id) against
+//! baselines measured in the same run.
+//!
+//! 1. `whoami` requests/s against a bare axum handler that answers 200 (same client, same concurrency).
+//! 2. Password logins/s against the limit the hash sets: cores / (one argon2id verify, timed here).
+//! 3. `whoami` p99 latency while logins saturate the CPU, against idle.
+//!
+//! `cargo bench -p identity-benches --bench load` (`LOAD_SECONDS` sets each phase's length; default 5).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use identity_auth::{HasherConfig, PasswordHasher};
+use identity_core::SecretString;
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "correct-horse-battery-staple";
+
+fn main() {
+    // `cargo bench` passes `--bench`; a plain `cargo test --benches` run passes nothing and only checks it starts.
+    if !std::env::args().any(|arg| arg == "--bench") {
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a runtime");
+    runtime.block_on(run());
+}
+
+fn seconds() -> Duration {
+    Duration::from_secs(std::env::var("LOAD_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5))
+}
+
+async fn run() {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("a client");
+    let concurrency = 16;
+
+    // Baseline 1: a bare axum handler.
+    let bare = bare_server().await;
+    let bare_rate = rate(&client, concurrency, seconds(), format!("http://{bare}/"), None).await;
+
+    // The server, with one identity and a session.
+    let config = identity_server::config::Config::from_value(
+        json!({ "dsn": "memory", "serve": { "public": { "port": 0 }, "admin": { "port": 0 } },
+                "throttling": { "max_failures_per_address": 0 } }),
+        std::iter::empty(),
+    )
+    .expect("a configuration");
+    let server = identity_server::server::start(config).await.expect("the server");
+    let public = format!("http://{}", server.public);
+    let token = register(&client, &public).await;
+    let whoami = format!("{public}/sessions/whoami");
+    let whoami_rate = rate(&client, concurrency, seconds(), whoami.clone(), Some(&token)).await;
+
+    // Baseline 2: what the hash allows, timed here with the server's default parameters.
+    let hasher = PasswordHasher::new(HasherConfig::default()).expect("a hasher");
+    let hash = hasher.hash(&SecretString::new(PASSWORD)).expect("a hash");
+    let started = Instant::now();
+    let verifies = 20;
+    for _ in 0..verifies {
+        hasher.verify(&SecretString::new(PASSWORD), &hash).expect("a verify");
+    }
+    let verify = started.elapsed() / verifies;
+    let hash_limit = cores as f64 / verify.as_secs_f64();
+
+    // Logins while measuring whoami latency, then whoami latency alone.
+    let idle = latencies(&client, whoami.clone(), &token, seconds()).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let logins = Arc::new(AtomicU64::new(0));
+    let mut workers = Vec::new();
+    for _ in 0..cores * 2 {
+        let (client, public, stop, logins) = (client.clone(), public.clone(), stop.clone(), logins.clone());
+        workers.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                if login(&client, &public).await {
+                    logins.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    let started = Instant::now();
+    let busy = latencies(&client, whoami, &token, seconds()).await;
+    stop.store(true, Ordering::Relaxed);
+    let elapsed = started.elapsed();
+    for worker in workers {
+        let _ = worker.await;
+    }
+    let login_rate = logins.load(Ordering::Relaxed) as f64 / elapsed.as_secs_f64();
+    server.stop().await;
+
+    let p99 = |mut samples: Vec<Duration>| {
+        samples.sort();
+        samples.get(samples.len() * 99 / 100).copied().unwrap_or_default()
+    };
+    let (idle_p99, busy_p99) = (p99(idle), p99(busy));
+    println!("cores: {cores}, concurrency: {concurrency}, {} s per phase", seconds().as_secs());
+    println!("bare axum 200:          {bare_rate:>10.0} req/s (baseline)");
+    println!("whoami:                 {whoami_rate:>10.0} req/s = {:.2} of bare", whoami_rate / bare_rate);
+    println!("argon2id verify:        {:>10.2} ms -> hash limit {hash_limit:.1} logins/s", verify.as_secs_f64() * 1e3);
+    println!("password logins:        {login_rate:>10.1} logins/s = {:.2} of the hash limit", login_rate / hash_limit);
+    println!("whoami p99 idle:        {:>10.2} ms (baseline)", idle_p99.as_secs_f64() * 1e3);
+    println!(
+        "whoami p99 under logins:{:>10.2} ms = {:.2} x idle",
+        busy_p99.as_secs_f64() * 1e3,
+        busy_p99.as_secs_f64() / idle_p99.as_secs_f64().max(1e-9)
+    );
+}
+
+async fn bare_server() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
+    let address = listener.local_addr().expect("an address");
+    let router = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    address
+}
+
+/// Requests/s that `concurrency` clients get from `url` in `length`.
+async fn rate(client: &reqwest::Client, concurrency: usize, length: Duration, url: String, token: Option<&str>) -> f64 {
+    let done = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + length;
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (client, url, done, token) = (client.clone(), url.clone(), done.clone(), token.map(str::to_owned));
+        tasks.push(tokio::spawn(async move {
+            while Instant::now() < deadline {
+                let mut request = client.get(&url);
+                if let Some(token) = &token {
+                    request = request.header("X-Session-Token", token);
+                }
+                if request.send().await.is_ok_and(|r| r.status().is_success()) {
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    done.load(Ordering::Relaxed) as f64 / length.as_secs_f64()
+}
+
+/// Latencies of sequential `whoami` calls for `length`.
+async fn latencies(client: &reqwest::Client, url: String, token: &str, length: Duration) -> Vec<Duration> {
+    let deadline = Instant::now() + length;
+    let mut samples = Vec::new();
+    while Instant::now() < deadline {
+        let started = Instant::now();
+        let ok = client.get(&url).header("X-Session-Token", token).send().await.is_ok_and(|r| r.status().is_success());
+        if ok {
+            samples.push(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    samples
+}
+
+async fn register(client: &reqwest::Client, public: &str) -> String {
+    let flow: Value = client
+        .get(format!("{public}/self-service/registration/api"))
+        .send()
+        .await
+        .expect("a flow")
+        .json()
+        .await
+        .expect("json");
+    let done: Value = client
+        .post(format!("{public}/self-service/registration?flow={}", flow["id"].as_str().unwrap_or_default()))
+        .json(&json!({"method": "password", "traits": {"email": "load@example.com"}, "password": PASSWORD}))
+        .send()
+        .await
+        .expect("registered")
+        .json()
+        .await
+        .expect("json");
+    done["session_token"].as_str().unwrap_or_default().to_owned()
+}
+
+async fn login(client: &reqwest::Client, public: &str) -> bool {
+    let Ok(response) = client.get(format!("{public}/self-service/login/api")).send().await else { return false };
+    let Ok(flow) = response.json::<Value>().await else { return false };
+    let url = format!("{public}/self-service/login?flow={}", flow["id"].as_str().unwrap_or_default());
+    let body = json!({"method": "password", "identifier": "load@example.com", "password": PASSWORD});
+    client.post(url).json(&body).send().await.is_ok_and(|r| r.status().is_success())
+}
