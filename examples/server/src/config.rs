@@ -1,6 +1,7 @@
 //! The server's configuration: one YAML file (every key optional, with development defaults) plus
 //! `IDENTITY_`-prefixed environment overrides (`IDENTITY_DSN`, `IDENTITY_SERVE__PUBLIC__PORT`: `__` separates
-//! levels). Unknown keys are errors, and every error names the key's path.
+//! levels; variables naming no top-level key, such as `IDENTITY_TEST_*`, belong to other tools). Unknown keys are
+//! errors, and every error names the key's path.
 
 use std::path::{Path, PathBuf};
 
@@ -379,6 +380,10 @@ impl DurationText {
     }
 }
 
+/// The top-level keys, the only ones `IDENTITY_*` variables may name.
+const SECTIONS: &[&str] =
+    &["dsn", "serve", "secrets", "hashers", "session", "selfservice", "identity", "courier", "throttling", "log"];
+
 impl Config {
     /// Reads `path` (if given) and applies the environment's `IDENTITY_*` overrides.
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
@@ -403,6 +408,11 @@ impl Config {
         for (name, value) in env {
             let Some(path) = name.strip_prefix("IDENTITY_") else { continue };
             let keys: Vec<String> = path.split("__").map(str::to_lowercase).collect();
+            // Other tools share the prefix (`IDENTITY_TEST_POSTGRES_URL`): only the configuration's own sections
+            // are read; within a section an unknown key is still an error.
+            if !SECTIONS.contains(&keys[0].as_str()) {
+                continue;
+            }
             // Values are JSON when they parse as JSON (numbers, booleans, lists), text otherwise.
             let value = serde_json::from_str(&value).unwrap_or(Value::String(value));
             set_path(&mut document, &keys, value)
@@ -509,10 +519,20 @@ mod tests {
 
     #[test]
     fn environment_variables_override_nested_keys() {
-        let overrides = env(&[("IDENTITY_DSN", "memory"), ("IDENTITY_SERVE__PUBLIC__PORT", "8080"), ("OTHER", "x")]);
+        let overrides = env(&[
+            ("IDENTITY_DSN", "memory"),
+            ("IDENTITY_SERVE__PUBLIC__PORT", "8080"),
+            ("OTHER", "x"),
+            ("IDENTITY_TEST_POSTGRES_URL", "postgres://elsewhere"),
+        ]);
         let config = Config::from_value(json!({"serve": {"public": {"host": "0.0.0.0"}}}), overrides).unwrap();
         assert_eq!(config.dsn, "memory");
         assert_eq!((config.serve.public.host.as_str(), config.serve.public.port), ("0.0.0.0", 8080));
+        let typo = Config::from_value(json!({}), env(&[("IDENTITY_SERVE__PUBLIK__PORT", "1")]));
+        assert!(
+            matches!(typo, Err(ConfigError::Field { path, .. }) if path == "serve.publik"),
+            "a typo in a section passed"
+        );
     }
 
     #[test]
