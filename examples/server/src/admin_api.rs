@@ -109,10 +109,7 @@ async fn list_identities(
     State(app): State<Arc<AppState>>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let page_size = match params.get("page_size") {
-        Some(size) => size.parse().map_err(|_| ApiError::bad_request("`page_size` must be a number"))?,
-        None => identity_store::DEFAULT_PAGE_SIZE,
-    };
+    let page_size = page_size(params.get("page_size").map(String::as_str))?;
     let page = PageRequest { page_size, page_token: params.get("page_token").map(PageToken::parse) };
     let filter = IdentityFilter {
         credential_identifier: params.get("credentials_identifier").cloned(),
@@ -120,14 +117,7 @@ async fn list_identities(
     };
     let found = app.store.list_identities(&filter, &page).await?;
     let items: Vec<Value> = found.items.iter().map(|identity| admin_view(&app, identity, &[])).collect();
-    let mut response = Json(Value::Array(items)).into_response();
-    if let Some(next) = &found.next_page_token {
-        let link = format!("</admin/identities?page_size={page_size}&page_token={next}>; rel=\"next\"");
-        if let Ok(value) = HeaderValue::from_str(&link) {
-            response.headers_mut().insert(header::LINK, value);
-        }
-    }
-    Ok(response)
+    Ok(paged(items, "/admin/identities", page_size, found.next_page_token.as_ref()))
 }
 
 async fn get_identity(
@@ -164,12 +154,21 @@ async fn put_identity(
             .map_err(|_| ApiError::bad_request("`state` must be active or inactive"))?,
         None => return Err(ApiError::bad_request("`state` is required")),
     };
-    let identity = app
-        .admin
-        .replace_traits(id, traits, body.get("metadata_public").cloned(), body.get("metadata_admin").cloned())
-        .await?;
+    let metadata = (body.get("metadata_public").cloned(), body.get("metadata_admin").cloned());
+    replace_identity(&app, id, traits, state, metadata).await
+}
+
+/// Stores new traits, metadata and state (disabling ends the sessions) and answers the identity.
+async fn replace_identity(
+    app: &AppState,
+    id: IdentityId,
+    traits: Value,
+    state: IdentityState,
+    (metadata_public, metadata_admin): (Option<Value>, Option<Value>),
+) -> Result<Json<Value>, ApiError> {
+    let identity = app.admin.replace_traits(id, traits, metadata_public, metadata_admin).await?;
     let identity = if identity.state == state { identity } else { app.admin.set_state(id, state).await? };
-    Ok(Json(admin_view(&app, &identity, &[])))
+    Ok(Json(admin_view(app, &identity, &[])))
 }
 
 /// `PATCH /admin/identities/{id}`: an RFC 6902 JSON Patch over the identity's JSON. `traits`, `state`,
@@ -206,17 +205,8 @@ async fn patch_identity(
         .map_err(|e| ApiError::bad_request(format!("the patch does not apply: {e}")))?;
     let state: IdentityState = serde_json::from_value(document["state"].clone())
         .map_err(|_| ApiError::bad_request("`state` must be active or inactive"))?;
-    let identity = app
-        .admin
-        .replace_traits(
-            id,
-            document["traits"].clone(),
-            Some(document["metadata_public"].clone()),
-            Some(document["metadata_admin"].clone()),
-        )
-        .await?;
-    let identity = if identity.state == state { identity } else { app.admin.set_state(id, state).await? };
-    Ok(Json(admin_view(&app, &identity, &[])))
+    let metadata = (Some(document["metadata_public"].clone()), Some(document["metadata_admin"].clone()));
+    replace_identity(&app, id, document["traits"].clone(), state, metadata).await
 }
 
 async fn delete_identity(State(app): State<Arc<AppState>>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
@@ -269,10 +259,7 @@ async fn list_sessions(
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
     let get = |name: &str| params.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str());
-    let page_size = match get("page_size") {
-        Some(size) => size.parse().map_err(|_| ApiError::bad_request("`page_size` must be a number"))?,
-        None => identity_store::DEFAULT_PAGE_SIZE,
-    };
+    let page_size = page_size(get("page_size"))?;
     let page = PageRequest { page_size, page_token: get("page_token").map(PageToken::parse) };
     let active_at = match get("active") {
         Some("true") => Some(app.clock.now()),
@@ -286,14 +273,43 @@ async fn list_sessions(
         let identity = if expand { app.store.identity(session.identity_id).await.ok() } else { None };
         items.push(session_view(session, identity.as_ref(), &app.public_url));
     }
+    Ok(paged(items, "/admin/sessions", page_size, found.next_page_token.as_ref()))
+}
+
+/// A page of `items` with Kratos' `Link` header to the next page of `path`, if there is one.
+fn paged(items: Vec<Value>, path: &str, page_size: u32, next: Option<&PageToken>) -> Response {
     let mut response = Json(Value::Array(items)).into_response();
-    if let Some(next) = &found.next_page_token {
-        let link = format!("</admin/sessions?page_size={page_size}&page_token={next}>; rel=\"next\"");
+    if let Some(next) = next {
+        let link = format!("<{path}?page_size={page_size}&page_token={next}>; rel=\"next\"");
         if let Ok(value) = HeaderValue::from_str(&link) {
             response.headers_mut().insert(header::LINK, value);
         }
     }
-    Ok(response)
+    response
+}
+
+/// The page size a listing asks for (Kratos' `page_size`), or the default.
+fn page_size(value: Option<&str>) -> Result<u32, ApiError> {
+    match value {
+        Some(size) => size.parse().map_err(|_| ApiError::bad_request("`page_size` must be a number")),
+        None => Ok(identity_store::DEFAULT_PAGE_SIZE),
+    }
+}
+
+/// The `identity_id` and `expires_in` of a recovery request.
+fn recovery_target(body: &Value) -> Result<(IdentityId, Option<identity_core::time::Duration>), ApiError> {
+    let id = body
+        .get("identity_id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::bad_request("`identity_id` is required"))
+        .and_then(identity_id)?;
+    let expires_in = match body.get("expires_in").and_then(Value::as_str) {
+        Some(text) => Some(
+            DurationText(text.to_owned()).parse().map_err(|e| ApiError::bad_request(format!("`expires_in`: {e}")))?,
+        ),
+        None => None,
+    };
+    Ok((id, expires_in))
 }
 
 fn session_id(text: &str) -> Result<SessionId, ApiError> {
@@ -325,17 +341,7 @@ async fn recovery_code(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let body = body_object(&headers, &body)?;
-    let id = body
-        .get("identity_id")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::bad_request("`identity_id` is required"))
-        .and_then(identity_id)?;
-    let expires_in = match body.get("expires_in").and_then(Value::as_str) {
-        Some(text) => Some(
-            DurationText(text.to_owned()).parse().map_err(|e| ApiError::bad_request(format!("`expires_in`: {e}")))?,
-        ),
-        None => None,
-    };
+    let (id, expires_in) = recovery_target(&body)?;
     let flow_type = match body.get("flow_type").and_then(Value::as_str) {
         None | Some("browser") => FlowType::Browser,
         Some("api") => FlowType::Api,
@@ -356,17 +362,7 @@ async fn recovery_link(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let body = body_object(&headers, &body)?;
-    let id = body
-        .get("identity_id")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::bad_request("`identity_id` is required"))
-        .and_then(identity_id)?;
-    let expires_in = match body.get("expires_in").and_then(Value::as_str) {
-        Some(text) => Some(
-            DurationText(text.to_owned()).parse().map_err(|e| ApiError::bad_request(format!("`expires_in`: {e}")))?,
-        ),
-        None => None,
-    };
+    let (id, expires_in) = recovery_target(&body)?;
     // The link itself carries the secret, so no cookie-bound CSRF token is needed to redeem it.
     let issued = app.admin.recovery_code(id, expires_in, FlowType::Api).await?;
     let expires_at = issued.expires_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();

@@ -433,17 +433,7 @@ async fn bad_input_gets_4xx_json_never_5xx() {
 #[tokio::test]
 async fn browser_flows_need_the_csrf_cookie() {
     let server = Server::start("memory").await;
-    let response = server
-        .http
-        .get(server.public("/self-service/registration/browser"))
-        .header("accept", "application/json")
-        .send()
-        .await
-        .unwrap();
-    let cookie = response.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
-    let flow: Value = response.json().await.unwrap();
-    let token = cookie.split_once('=').unwrap().1.to_owned();
-    let url = server.public(&format!("/self-service/registration?flow={}", flow["id"].as_str().unwrap()));
+    let (cookie, token, url) = browser_flow(&server, "registration").await;
     let body = json!({"method": "password", "traits": {"email": "ada@example.com"}, "password": PASSWORD, "csrf_token": token});
     let without_cookie = server.http.post(&url).json(&body).send().await.unwrap();
     assert_eq!(without_cookie.status(), 403);
@@ -496,19 +486,25 @@ async fn browser_flows_need_the_csrf_cookie() {
     server.running.stop().await;
 }
 
-/// Signs ada in through a browser login flow and returns the session cookie (`name=value`).
-async fn browser_login(server: &Server) -> String {
+/// Starts a browser flow of `kind`: the CSRF cookie (`name=value`), its token, and the URL to submit to.
+async fn browser_flow(server: &Server, kind: &str) -> (String, String, String) {
     let response = server
         .http
-        .get(server.public("/self-service/login/browser"))
+        .get(server.public(&format!("/self-service/{kind}/browser")))
         .header("accept", "application/json")
         .send()
         .await
         .unwrap();
-    let csrf = response.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
+    let cookie = response.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
     let flow: Value = response.json().await.unwrap();
-    let token = csrf.split_once('=').unwrap().1.to_owned();
-    let url = server.public(&format!("/self-service/login?flow={}", flow["id"].as_str().unwrap()));
+    let token = cookie.split_once('=').unwrap().1.to_owned();
+    let url = server.public(&format!("/self-service/{kind}?flow={}", flow["id"].as_str().unwrap()));
+    (cookie, token, url)
+}
+
+/// Signs ada in through a browser login flow and returns the session cookie (`name=value`).
+async fn browser_login(server: &Server) -> String {
+    let (csrf, token, url) = browser_flow(&server, "login").await;
     let body =
         json!({"method": "password", "identifier": "ada@example.com", "password": PASSWORD, "csrf_token": token});
     let response = server.http.post(&url).header("cookie", &csrf).json(&body).send().await.unwrap();
