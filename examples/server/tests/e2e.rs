@@ -504,7 +504,7 @@ async fn browser_flow(server: &Server, kind: &str) -> (String, String, String) {
 
 /// Signs ada in through a browser login flow and returns the session cookie (`name=value`).
 async fn browser_login(server: &Server) -> String {
-    let (csrf, token, url) = browser_flow(&server, "login").await;
+    let (csrf, token, url) = browser_flow(server, "login").await;
     let body =
         json!({"method": "password", "identifier": "ada@example.com", "password": PASSWORD, "csrf_token": token});
     let response = server.http.post(&url).header("cookie", &csrf).json(&body).send().await.unwrap();
