@@ -527,3 +527,33 @@ async fn identities_and_sessions_survive_a_restart_on_the_same_sqlite_file() {
     assert_eq!(server.login("ada@example.com", PASSWORD).await.0, 200);
     server.running.stop().await;
 }
+
+#[tokio::test]
+async fn cors_answers_allowed_origins_on_the_public_api_only() {
+    let document = json!({
+        "dsn": "memory",
+        "serve": { "public": { "port": 0, "cors": { "enabled": true, "allowed_origins": ["https://app.example"] } },
+                   "admin": { "port": 0 } },
+    });
+    let running = start(Config::from_value(document, std::iter::empty()).unwrap()).await.unwrap();
+    let http = Client::new();
+    let preflight = |base: String, origin: &'static str| {
+        http.request(reqwest::Method::OPTIONS, format!("http://{base}/sessions/whoami"))
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .send()
+    };
+    let allowed = preflight(running.public.to_string(), "https://app.example").await.unwrap();
+    assert_eq!(
+        allowed.headers().get("access-control-allow-origin").map(|v| v.to_str().unwrap()),
+        Some("https://app.example")
+    );
+    assert_eq!(allowed.headers().get("access-control-allow-credentials").map(|v| v.to_str().unwrap()), Some("true"));
+    let other = preflight(running.public.to_string(), "https://evil.example").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    let admin = preflight(running.admin.to_string(), "https://app.example").await.unwrap();
+    assert!(admin.headers().get("access-control-allow-origin").is_none(), "the admin API answered CORS");
+    let id = http.get(format!("http://{}/health/alive", running.public)).send().await.unwrap();
+    assert!(id.headers().get("x-request-id").is_some(), "no request id");
+    running.stop().await;
+}
