@@ -42,10 +42,12 @@ impl Subject {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlatformAdministrators {
-    /// The platform administrators.
+    /// Subjects that administer the platform: they hold the built-in `platform-administrator` role's global
+    /// scopes, plus those of `role_ids`.
     #[serde(default)]
     pub subjects: BTreeSet<IdentityId>,
-    /// The roles whose global scopes they hold.
+    /// Further roles whose global scopes the `subjects` hold (custom platform-wide roles). Global scopes of roles
+    /// held through groups grant nothing, however they were assigned.
     #[serde(default)]
     pub role_ids: BTreeSet<RoleId>,
 }
@@ -228,10 +230,16 @@ fn global_scopes<'a>(
     role: impl Fn(RoleId) -> Option<&'a Role>,
 ) -> ScopeSet {
     let mut global = ScopeSet::new();
-    if administrators.contains(subject.id) {
-        for found in administrators.role_ids.iter().filter_map(|id| role(*id)) {
-            global.merge(&found.scopes.global);
-        }
+    // Only configured subjects hold global scopes; roles' global scopes never count through groups, so no API
+    // call can make anyone a platform administrator.
+    if !administrators.contains(subject.id) {
+        return global;
+    }
+    if let Ok(builtin) = crate::seed::BuiltinRole::PlatformAdministrator.scopes() {
+        global.merge(&builtin.global);
+    }
+    for found in administrators.role_ids.iter().filter_map(|id| role(*id)) {
+        global.merge(&found.scopes.global);
     }
     global
 }

@@ -139,10 +139,18 @@ async fn platform_administrators_come_only_from_configuration(store: Arc<dyn Sto
     assert_eq!(global.global.get(scopes::ROLES), Permission::ALL);
     assert!(global.organization.is_none() && global.projects.is_empty());
 
-    // Without the configured role ids, being listed grants nothing.
-    let no_roles = PlatformAdministrators { subjects: BTreeSet::from([root]), role_ids: BTreeSet::new() };
-    let acls = identity_rbac::Acls::new(w.store.clone(), no_roles);
-    assert!(acls.global_acl(&Subject::new(root)).await.unwrap().is_empty());
+    // Listed subjects alone suffice: they hold the built-in role's global scopes.
+    let subjects_only = PlatformAdministrators { subjects: BTreeSet::from([root]), role_ids: BTreeSet::new() };
+    let acls = identity_rbac::Acls::new(w.store.clone(), subjects_only);
+    assert_eq!(acls.global_acl(&Subject::new(root)).await.unwrap().global.get(scopes::ROLES), Permission::ALL);
+    assert!(acls.global_acl(&Subject::new(climber)).await.unwrap().is_empty());
+
+    // Being listed is what counts; a configured role held through a group grants nothing globally.
+    assert!(!acls.compiled(&Subject::new(climber), w.org).await.unwrap().allows(
+        scopes::ORGANIZATIONS,
+        Operation::Delete,
+        None
+    ));
 }
 
 async fn removing_a_group_from_a_project_removes_access_on_recompute(store: Arc<dyn Store>) {

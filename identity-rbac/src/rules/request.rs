@@ -103,6 +103,30 @@ impl<'a> PresentedCredentials<'a> {
     }
 }
 
+impl<'a> PresentedCredentials<'a> {
+    /// The credentials to resolve for a rule whose authenticators are `authenticators`, in the rule's order:
+    /// each listed kind the request presents, with its credential. Resolve them in this order and pass the first
+    /// that proves a subject to [`Rules::decide`](crate::Rules::decide); if none does, the caller is anonymous.
+    pub fn in_order(
+        &self,
+        authenticators: &[super::decision::Authenticator],
+    ) -> Vec<(super::decision::Authenticator, &'a str)> {
+        use super::decision::Authenticator as A;
+        authenticators
+            .iter()
+            .filter_map(|kind| {
+                let credential = match kind {
+                    A::CookieSession => self.session_cookie,
+                    A::BearerSessionToken => self.session_token,
+                    A::BearerJwt => self.access_token,
+                    A::Anonymous => None,
+                };
+                credential.map(|credential| (*kind, credential))
+            })
+            .collect()
+    }
+}
+
 fn is_jwt_shaped(token: &str) -> bool {
     let parts: Vec<&str> = token.split('.').collect();
     parts.len() == 3
@@ -209,6 +233,21 @@ pub(crate) fn percent_encode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_are_offered_in_the_rules_order() {
+        use crate::rules::decision::Authenticator as A;
+        let headers = [("cookie", "sid=c00kie"), ("authorization", "Bearer aaa.bbb.ccc"), ("x-session-token", "t0ken")];
+        let presented = PresentedCredentials::from_headers(&headers, "sid");
+        let order = [A::BearerJwt, A::CookieSession, A::BearerSessionToken, A::Anonymous];
+        assert_eq!(
+            presented.in_order(&order),
+            vec![(A::BearerJwt, "aaa.bbb.ccc"), (A::CookieSession, "c00kie"), (A::BearerSessionToken, "t0ken")]
+        );
+        assert_eq!(presented.in_order(&[A::CookieSession]), vec![(A::CookieSession, "c00kie")]);
+        let nothing = PresentedCredentials::from_headers(&[], "sid");
+        assert!(nothing.in_order(&order).is_empty());
+    }
 
     #[test]
     fn urls_are_normalised() {
