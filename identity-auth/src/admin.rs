@@ -263,6 +263,35 @@ impl Admin {
         .await
     }
 
+    /// Unlinks the upstream account `identifier` (`provider:subject`) from `identity`, dropping the OIDC
+    /// credential when it was the last link. Returns whether there was such a link.
+    pub async fn remove_oidc_link(&self, identity: IdentityId, identifier: &str) -> Result<bool, Error> {
+        let linked = |candidate: &Identity| {
+            candidate
+                .credentials
+                .get(CredentialType::Oidc)
+                .is_some_and(|credential| credential.identifiers.iter().any(|linked| linked == identifier))
+        };
+        if !linked(&self.parts.store.identity(identity).await?) {
+            return Ok(false);
+        }
+        let now = self.parts.clock.now();
+        update_identity(self.parts.store.as_ref(), identity, now, |fresh| {
+            let Some(credential) = fresh.credentials.get_mut(CredentialType::Oidc) else { return Ok(()) };
+            credential.identifiers.retain(|linked| linked != identifier);
+            if let CredentialConfig::Oidc(config) = &mut credential.config {
+                config.providers.retain(|link| format!("{}:{}", link.provider, link.subject) != identifier);
+            }
+            credential.updated_at = now;
+            if credential.identifiers.is_empty() {
+                fresh.credentials.remove(CredentialType::Oidc);
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(true)
+    }
+
     /// Ends every session of `identity`; returns how many were active.
     pub async fn revoke_sessions(&self, identity: IdentityId) -> Result<u64, Error> {
         self.parts.sessions.revoke_all(identity).await

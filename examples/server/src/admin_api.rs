@@ -214,17 +214,25 @@ async fn delete_identity(State(app): State<Arc<AppState>>, Path(id): Path<String
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `DELETE /admin/identities/{id}/credentials/{type}`: `totp` and `lookup_secret` (ending the sessions), or one
+/// `oidc` link named by `?identifier=provider:subject`.
 async fn delete_credential(
     State(app): State<Arc<AppState>>,
     Path((id, kind)): Path<(String, String)>,
+    Query(params): Query<HashMap<String, String>>,
 ) -> Result<StatusCode, ApiError> {
     let id = identity_id(&id)?;
-    let kind = match kind.as_str() {
-        "totp" => CredentialType::Totp,
-        "lookup_secret" => CredentialType::LookupSecret,
-        _ => return Err(ApiError::bad_request("only `totp` and `lookup_secret` credentials can be deleted")),
+    let removed = match kind.as_str() {
+        "totp" => app.admin.reset_second_factor(id, CredentialType::Totp).await?,
+        "lookup_secret" => app.admin.reset_second_factor(id, CredentialType::LookupSecret).await?,
+        "oidc" => {
+            let identifier =
+                params.get("identifier").ok_or_else(|| ApiError::bad_request("`identifier` is required for oidc"))?;
+            app.admin.remove_oidc_link(id, identifier).await?
+        }
+        _ => return Err(ApiError::bad_request("only `totp`, `lookup_secret` and `oidc` credentials can be deleted")),
     };
-    if !app.admin.reset_second_factor(id, kind).await? {
+    if !removed {
         return Err(ApiError::not_found("credential"));
     }
     Ok(StatusCode::NO_CONTENT)

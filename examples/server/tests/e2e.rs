@@ -312,6 +312,56 @@ async fn admin_identities_recovery_codes_and_sessions() {
     assert!(active.as_array().unwrap().iter().all(|s| s["active"] == true));
     assert_eq!(server.http.get(server.admin("/admin/sessions?active=maybe")).send().await.unwrap().status(), 400);
 
+    // OIDC links are removed one by one; TOTP that is not there is not found.
+    let linked = server.http.post(server.admin("/admin/identities"))
+        .json(&json!({"schema_id": "default", "traits": {"email": "linked@example.com"},
+                      "credentials": {"oidc": {"config": {"providers": [{"provider": "github", "subject": "1"}, {"provider": "google", "subject": "2"}]}}}}))
+        .send().await.unwrap().json::<Value>().await.unwrap();
+    let linked_id = linked["id"].as_str().unwrap();
+    let unlink = |identifier: &str| {
+        server
+            .http
+            .delete(server.admin(&format!("/admin/identities/{linked_id}/credentials/oidc?identifier={identifier}")))
+            .send()
+    };
+    assert_eq!(unlink("github:1").await.unwrap().status(), 204);
+    assert_eq!(unlink("github:1").await.unwrap().status(), 404);
+    let after: Value = server
+        .http
+        .get(server.admin(&format!("/admin/identities/{linked_id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(after["credentials"]["oidc"]["identifiers"], json!(["google:2"]));
+    assert_eq!(unlink("google:2").await.unwrap().status(), 204);
+    let after: Value = server
+        .http
+        .get(server.admin(&format!("/admin/identities/{linked_id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(after["credentials"].get("oidc").is_none());
+    let totp = server
+        .http
+        .delete(server.admin(&format!("/admin/identities/{linked_id}/credentials/totp")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(totp.status(), 404);
+    let password = server
+        .http
+        .delete(server.admin(&format!("/admin/identities/{linked_id}/credentials/password")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(password.status(), 400);
+
     // A recovery link signs in when opened, once.
     let link: Value = server
         .http
