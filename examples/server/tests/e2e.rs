@@ -255,6 +255,18 @@ async fn admin_identities_recovery_codes_and_sessions() {
         .unwrap();
     assert_eq!(filtered.as_array().unwrap().len(), 1);
 
+    let by_ids: Value = server
+        .http
+        .get(server.admin(&format!("/admin/identities?ids={id}&ids={}&ids=not-an-id", uuid::Uuid::new_v4())))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(by_ids.as_array().unwrap().len(), 1);
+    assert_eq!(by_ids[0]["id"], id.as_str());
+
     // An operator's recovery code, redeemed in the recovery flow it belongs to.
     let issued: Value = server
         .http
