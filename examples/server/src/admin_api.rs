@@ -378,7 +378,7 @@ async fn recovery_code(
         Some(_) => return Err(ApiError::bad_request("`flow_type` must be api or browser")),
     };
     let issued = app.admin.recovery_code(id, expires_in, flow_type).await?;
-    let expires_at = issued.expires_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    let expires_at = crate::http::rfc3339(issued.expires_at);
     let body =
         json!({ "recovery_link": issued.link, "recovery_code": issued.code.expose_secret(), "expires_at": expires_at });
     Ok((StatusCode::CREATED, Json(body)).into_response())
@@ -395,7 +395,7 @@ async fn recovery_link(
     let (id, expires_in) = recovery_target(&body)?;
     // The link itself carries the secret, so no cookie-bound CSRF token is needed to redeem it.
     let issued = app.admin.recovery_code(id, expires_in, FlowType::Api).await?;
-    let expires_at = issued.expires_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    let expires_at = crate::http::rfc3339(issued.expires_at);
     let link = format!("{}&code={}", issued.link, issued.code.expose_secret());
     Ok(Json(json!({ "recovery_link": link, "expires_at": expires_at })))
 }

@@ -208,8 +208,7 @@ pub async fn run_admin(args: AdminArgs) -> Result<String, Failure> {
                 Some(password) => view(&app, &admin.reset_password(identity.id, password).await?),
                 None => {
                     let issued = admin.recovery_code(identity.id, None, FlowType::Browser).await?;
-                    let expires_at =
-                        issued.expires_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+                    let expires_at = crate::http::rfc3339(issued.expires_at);
                     serde_json::json!({
                         "recovery_link": issued.link,
                         "recovery_code": issued.code.expose_secret(),

@@ -141,6 +141,11 @@ fn form_text(encoded: &[u8]) -> Result<String, ApiError> {
     String::from_utf8(bytes).map_err(|_| ApiError::bad_request("the form body is not UTF-8"))
 }
 
+/// `instant` as RFC 3339, as Kratos writes times.
+pub fn rfc3339(instant: identity_core::time::OffsetDateTime) -> String {
+    instant.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
 /// Whether the client asked for JSON.
 pub fn wants_json(headers: &HeaderMap) -> bool {
     headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|accept| accept.contains("application/json"))
