@@ -47,8 +47,9 @@ async fn run() {
         std::iter::empty(),
     )
     .expect("a configuration");
-    let server = identity_server::server::start(config).await.expect("the server");
-    let public = format!("http://{}", server.public);
+    // The server gets a runtime of its own, as in production: the driver's tasks must not queue on its workers.
+    let (address, stop_server) = serve_apart(config);
+    let public = format!("http://{address}");
     let token = register(&client, &public).await;
     let whoami = format!("{public}/sessions/whoami");
     let whoami_rate = rate(&client, concurrency, seconds(), whoami.clone(), Some(&token)).await;
@@ -64,8 +65,8 @@ async fn run() {
     let verify = started.elapsed() / verifies;
     let hash_limit = cores as f64 / verify.as_secs_f64();
 
-    // Logins while measuring whoami latency, then whoami latency alone.
-    let idle = latencies(&client, whoami.clone(), &token, seconds()).await;
+    // whoami latency alone, then while logins saturate the CPU, sampled from a thread of its own both times.
+    let idle = sample_apart(whoami.clone(), token.clone()).await;
     let stop = Arc::new(AtomicBool::new(false));
     let logins = Arc::new(AtomicU64::new(0));
     let mut workers = Vec::new();
@@ -80,14 +81,14 @@ async fn run() {
         }));
     }
     let started = Instant::now();
-    let busy = latencies(&client, whoami, &token, seconds()).await;
+    let busy = sample_apart(whoami.clone(), token.clone()).await;
     stop.store(true, Ordering::Relaxed);
     let elapsed = started.elapsed();
     for worker in workers {
         let _ = worker.await;
     }
     let login_rate = logins.load(Ordering::Relaxed) as f64 / elapsed.as_secs_f64();
-    server.stop().await;
+    let _ = stop_server.send(());
 
     let p99 = |mut samples: Vec<Duration>| {
         samples.sort();
@@ -105,6 +106,22 @@ async fn run() {
         busy_p99.as_secs_f64() * 1e3,
         busy_p99.as_secs_f64() / idle_p99.as_secs_f64().max(1e-9)
     );
+}
+
+/// Starts the server on its own multi-threaded runtime, in its own thread; sending on the returned channel stops it.
+fn serve_apart(config: identity_server::config::Config) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let (started, address) = std::sync::mpsc::channel();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a runtime");
+        runtime.block_on(async move {
+            let server = identity_server::server::start(config).await.expect("the server");
+            let _ = started.send(server.public);
+            let _ = stopped.await;
+            server.stop().await;
+        });
+    });
+    (address.recv().expect("the server's address"), stop)
 }
 
 async fn bare_server() -> SocketAddr {
@@ -138,6 +155,16 @@ async fn rate(client: &reqwest::Client, concurrency: usize, length: Duration, ur
         let _ = task.await;
     }
     done.load(Ordering::Relaxed) as f64 / length.as_secs_f64()
+}
+
+/// [`latencies`] measured from a thread of its own, with its own client and runtime.
+async fn sample_apart(url: String, token: String) -> Vec<Duration> {
+    let sampler = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+        let client = reqwest::Client::new();
+        runtime.block_on(latencies(&client, url, &token, seconds()))
+    });
+    tokio::task::spawn_blocking(move || sampler.join().unwrap_or_default()).await.unwrap_or_default()
 }
 
 /// Latencies of sequential `whoami` calls for `length`.
