@@ -65,31 +65,8 @@ async fn run() {
     let verify = started.elapsed() / verifies;
     let hash_limit = cores as f64 / verify.as_secs_f64();
 
-    // whoami latency alone, then while logins saturate the CPU, sampled from a thread of its own both times.
-    let idle = sample_apart(whoami.clone(), token.clone()).await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let logins = Arc::new(AtomicU64::new(0));
-    let mut workers = Vec::new();
-    for _ in 0..cores * 2 {
-        let (client, public, stop, logins) = (client.clone(), public.clone(), stop.clone(), logins.clone());
-        workers.push(tokio::spawn(async move {
-            while !stop.load(Ordering::Relaxed) {
-                if login(&client, &public).await {
-                    logins.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }));
-    }
-    let started = Instant::now();
-    let busy = sample_apart(whoami.clone(), token.clone()).await;
-    stop.store(true, Ordering::Relaxed);
-    let elapsed = started.elapsed();
-    for worker in workers {
-        let _ = worker.await;
-    }
-    let login_rate = logins.load(Ordering::Relaxed) as f64 / elapsed.as_secs_f64();
+    let (login_rate, idle, busy) = under_logins(&client, &public, &whoami, &token, cores).await;
     let _ = stop_server.send(());
-
     let p99 = |mut samples: Vec<Duration>| {
         samples.sort();
         samples.get(samples.len() * 99 / 100).copied().unwrap_or_default()
@@ -106,6 +83,66 @@ async fn run() {
         busy_p99.as_secs_f64() * 1e3,
         busy_p99.as_secs_f64() / idle_p99.as_secs_f64().max(1e-9)
     );
+
+    // The same with one hash fewer than cores (`hashers.concurrency`), the setting that trades logins for latency.
+    if cores > 1 {
+        let config = identity_server::config::Config::from_value(
+            json!({ "dsn": "memory", "serve": { "public": { "port": 0 }, "admin": { "port": 0 } },
+                    "throttling": { "max_failures_per_address": 0 }, "hashers": { "concurrency": cores - 1 } }),
+            std::iter::empty(),
+        )
+        .expect("a configuration");
+        let (address, stop_server) = serve_apart(config);
+        let public = format!("http://{address}");
+        let token = register(&client, &public).await;
+        let whoami = format!("{public}/sessions/whoami");
+        let (login_rate, idle, busy) = under_logins(&client, &public, &whoami, &token, cores).await;
+        let _ = stop_server.send(());
+        let (idle_p99, busy_p99) = (p99(idle), p99(busy));
+        println!("with hashers.concurrency = {}:", cores - 1);
+        println!(
+            "password logins:        {login_rate:>10.1} logins/s = {:.2} of the hash limit",
+            login_rate / hash_limit
+        );
+        println!(
+            "whoami p99 under logins:{:>10.2} ms = {:.2} x idle ({:.2} ms)",
+            busy_p99.as_secs_f64() * 1e3,
+            busy_p99.as_secs_f64() / idle_p99.as_secs_f64().max(1e-9),
+            idle_p99.as_secs_f64() * 1e3
+        );
+    }
+}
+
+/// whoami latencies alone, then while `cores * 2` clients sign in as fast as they can; and logins/s.
+async fn under_logins(
+    client: &reqwest::Client,
+    public: &str,
+    whoami: &str,
+    token: &str,
+    cores: usize,
+) -> (f64, Vec<Duration>, Vec<Duration>) {
+    let idle = sample_apart(whoami.to_owned(), token.to_owned()).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let logins = Arc::new(AtomicU64::new(0));
+    let mut workers = Vec::new();
+    for _ in 0..cores * 2 {
+        let (client, public, stop, logins) = (client.clone(), public.to_owned(), stop.clone(), logins.clone());
+        workers.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                if login(&client, &public).await {
+                    logins.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    let started = Instant::now();
+    let busy = sample_apart(whoami.to_owned(), token.to_owned()).await;
+    stop.store(true, Ordering::Relaxed);
+    let elapsed = started.elapsed();
+    for worker in workers {
+        let _ = worker.await;
+    }
+    (logins.load(Ordering::Relaxed) as f64 / elapsed.as_secs_f64(), idle, busy)
 }
 
 /// Starts the server on its own multi-threaded runtime, in its own thread; sending on the returned channel stops it.

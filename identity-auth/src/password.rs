@@ -95,6 +95,7 @@ pub struct PasswordHasher {
     /// user" costs as much time as "wrong password".
     dummy: HashedPassword,
     permits: Arc<Semaphore>,
+    concurrency: usize,
 }
 
 impl std::fmt::Debug for PasswordHasher {
@@ -118,9 +119,26 @@ impl PasswordHasher {
             argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
             dummy: HashedPassword::new("$dummy$").map_err(|e| Error::Internal { reason: e.to_string() })?,
             permits: Arc::new(Semaphore::new(workers)),
+            concurrency: workers,
         };
         hasher.dummy = hasher.hash(&crate::token::random_token()?)?;
         Ok(hasher)
+    }
+
+    /// Limits how many hashes run at once (default: one per core). Fewer than the cores leaves CPU time for
+    /// everything else (session checks answer faster under a login flood) at the cost of login throughput.
+    pub fn with_concurrency(mut self, hashes: usize) -> Result<Self, Error> {
+        if hashes == 0 {
+            return Err(Error::InvalidHasherConfig { reason: "at least one hash must be able to run".into() });
+        }
+        self.permits = Arc::new(Semaphore::new(hashes));
+        self.concurrency = hashes;
+        Ok(self)
+    }
+
+    /// How many hashes may run at once.
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
     }
 
     /// The configuration in use.
@@ -570,6 +588,14 @@ mod tests {
         assert!(matches!(PasswordHasher::new(config), Err(Error::InvalidHasherConfig { .. })));
         let config = HasherConfig { bcrypt_cost: 3, ..HasherConfig::default() };
         assert!(matches!(PasswordHasher::new(config), Err(Error::InvalidHasherConfig { .. })));
+        let cheap = HasherConfig { bcrypt_cost: 4, algorithm: HashAlgorithm::Bcrypt, ..HasherConfig::default() };
+        let limited = PasswordHasher::new(cheap).unwrap().with_concurrency(1).unwrap();
+        assert_eq!(limited.concurrency(), 1);
+        assert!(PasswordHasher::new(cheap).unwrap().concurrency() >= 1);
+        let none = PasswordHasher::new(HasherConfig { bcrypt_cost: 4, ..HasherConfig::default() })
+            .unwrap()
+            .with_concurrency(0);
+        assert!(matches!(none, Err(Error::InvalidHasherConfig { .. })));
     }
 
     #[test]

@@ -170,11 +170,14 @@ pub struct Hashers {
     pub argon2: Argon2Config,
     /// bcrypt cost.
     pub bcrypt_cost: u32,
+    /// How many hashes may run at once (default: one per core); fewer keeps session checks fast under a login
+    /// flood, at the cost of logins per second.
+    pub concurrency: Option<usize>,
 }
 
 impl Default for Hashers {
     fn default() -> Self {
-        Self { algorithm: "argon2".into(), argon2: Argon2Config::default(), bcrypt_cost: 12 }
+        Self { algorithm: "argon2".into(), argon2: Argon2Config::default(), bcrypt_cost: 12, concurrency: None }
     }
 }
 
@@ -451,6 +454,9 @@ impl Config {
         if !matches!(self.hashers.algorithm.as_str(), "argon2" | "bcrypt") {
             return Err(field("hashers.algorithm", "use `argon2` or `bcrypt`".into()));
         }
+        if self.hashers.concurrency == Some(0) {
+            return Err(field("hashers.concurrency", "must be at least 1".into()));
+        }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(field("log.format", "use `text` or `json`".into()));
         }
@@ -545,6 +551,7 @@ mod tests {
         assert_eq!(path_of(json!({"session": {"lifespan": "soon"}})), "session.lifespan");
         assert_eq!(path_of(json!({"session": {"lifespann": "1h"}})), "session.lifespann");
         assert_eq!(path_of(json!({"dsn": "mysql://x"})), "dsn");
+        assert_eq!(path_of(json!({"hashers": {"concurrency": 0}})), "hashers.concurrency");
         assert_eq!(path_of(json!({"secrets": {"cipher": ["short"]}})), "secrets");
     }
 

@@ -102,7 +102,7 @@ impl AppState {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let keys = keys(&config)?;
         let schemas = Arc::new(schemas(&config)?);
-        let hasher = Arc::new(PasswordHasher::new(HasherConfig {
+        let hasher = PasswordHasher::new(HasherConfig {
             algorithm: if config.hashers.algorithm == "bcrypt" {
                 HashAlgorithm::Bcrypt
             } else {
@@ -114,7 +114,11 @@ impl AppState {
                 parallelism: config.hashers.argon2.parallelism,
             },
             bcrypt_cost: config.hashers.bcrypt_cost,
-        })?);
+        })?;
+        let hasher = Arc::new(match config.hashers.concurrency {
+            Some(hashes) => hasher.with_concurrency(hashes)?,
+            None => hasher,
+        });
         let cipher_keys = keys
             .cipher
             .iter()
