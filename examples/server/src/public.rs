@@ -366,10 +366,44 @@ async fn submit_flow(
     let mut submission = Submission::new(&method, fields).from_client(client);
     submission.csrf_token = csrf;
     submission.session_token = token_of(&app, &headers);
+    // A browser posting a form (not asking for JSON) is answered with redirects, as Kratos does.
+    let browser_form = from_browser && !wants_json(&headers);
+    let return_to = if browser_form {
+        let flow =
+            app.flows.flow(id, kind, submission.csrf_token.as_deref(), submission.session_token.as_deref()).await;
+        flow.ok().and_then(|flow| flow.return_to)
+    } else {
+        None
+    };
+    let (response, done) = answer(&app, kind, id, submission, from_browser).await?;
+    if !browser_form {
+        return Ok(response);
+    }
+    let target = if done {
+        return_to.or_else(|| app.config.selfservice.default_return_url.clone())
+    } else {
+        app.config.selfservice.ui_urls.get(kind.as_str()).map(|ui| format!("{ui}?flow={id}"))
+    };
+    let Some(target) = target else { return Ok(response) };
+    let mut redirected = redirect(&target);
+    for cookie in response.headers().get_all(header::SET_COOKIE) {
+        redirected.headers_mut().append(header::SET_COOKIE, cookie.clone());
+    }
+    Ok(redirected)
+}
+
+/// The JSON answer to a submission, and whether the flow finished.
+async fn answer(
+    app: &AppState,
+    kind: FlowKind,
+    id: FlowId,
+    submission: Submission,
+    from_browser: bool,
+) -> Result<(Response, bool), ApiError> {
     match kind {
         FlowKind::Login => match app.flows.submit_login(id, submission).await? {
             // Kratos answers a login flow that goes on with 400 and the flow.
-            Submitted::Flow(flow) => Ok(flow_response(&flow, true)),
+            Submitted::Flow(flow) => Ok((flow_response(&flow, true), false)),
             Submitted::Done(done) => {
                 let mut body = json!({ "session": session_view(&done.session, Some(&done.identity), &app.public_url) });
                 if let Some(token) = &done.token {
@@ -379,13 +413,13 @@ async fn submit_flow(
                 if let Some(token) = &done.token
                     && from_browser
                 {
-                    set_cookie(&app, &mut response, &app.config.session.cookie_name, token.expose_secret(), None);
+                    set_cookie(app, &mut response, &app.config.session.cookie_name, token.expose_secret(), None);
                 }
-                Ok(response)
+                Ok((response, true))
             }
         },
         FlowKind::Registration => match app.flows.submit_registration(id, submission).await? {
-            Submitted::Flow(flow) => Ok(flow_response(&flow, true)),
+            Submitted::Flow(flow) => Ok((flow_response(&flow, true), false)),
             Submitted::Done(done) => {
                 let mut body = json!({ "identity": identity_view(&done.identity, &app.public_url, Audience::Owner) });
                 if let Some(issued) = &done.session {
@@ -407,25 +441,19 @@ async fn submit_flow(
                 if let Some(issued) = &done.session
                     && from_browser
                 {
-                    set_cookie(
-                        &app,
-                        &mut response,
-                        &app.config.session.cookie_name,
-                        issued.token.expose_secret(),
-                        None,
-                    );
+                    set_cookie(app, &mut response, &app.config.session.cookie_name, issued.token.expose_secret(), None);
                 }
-                Ok(response)
+                Ok((response, true))
             }
         },
         FlowKind::Settings => {
             let token = submission.session_token.clone();
             let flow = app.flows.submit_settings(id, submission).await?;
             let status = if flow.has_errors() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
-            Ok((status, Json(shown_flow(&app, kind, &flow, token.as_deref()).await?)).into_response())
+            Ok(((status, Json(shown_flow(app, kind, &flow, token.as_deref()).await?)).into_response(), false))
         }
         FlowKind::Recovery => match app.flows.submit_recovery(id, submission).await? {
-            Submitted::Flow(flow) => Ok(flow_response(&flow, false)),
+            Submitted::Flow(flow) => Ok((flow_response(&flow, false), false)),
             Submitted::Done(done) => {
                 let token = done.session.token.expose_secret().to_owned();
                 let mut continue_with = vec![json!({ "action": "set_ory_session_token", "ory_session_token": token })];
@@ -441,12 +469,12 @@ async fn submit_flow(
                 }
                 let mut body = flow_json(&done.flow);
                 body["continue_with"] = Value::Array(continue_with);
-                Ok(Json(body).into_response())
+                Ok((Json(body).into_response(), true))
             }
         },
         FlowKind::Verification => match app.flows.submit_verification(id, submission).await? {
-            Submitted::Flow(flow) => Ok(flow_response(&flow, false)),
-            Submitted::Done(done) => Ok(Json(flow_json(&done.flow)).into_response()),
+            Submitted::Flow(flow) => Ok((flow_response(&flow, false), false)),
+            Submitted::Done(done) => Ok((Json(flow_json(&done.flow)).into_response(), true)),
         },
     }
 }

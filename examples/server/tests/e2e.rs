@@ -619,3 +619,66 @@ async fn cors_answers_allowed_origins_on_the_public_api_only() {
     assert!(id.headers().get("x-request-id").is_some(), "no request id");
     running.stop().await;
 }
+
+#[tokio::test]
+async fn browser_form_posts_are_answered_with_redirects() {
+    let document = json!({
+        "dsn": "memory",
+        "serve": { "public": { "port": 0 }, "admin": { "port": 0 } },
+        "hashers": { "argon2": { "memory_kib": 64, "iterations": 1, "parallelism": 1 } },
+        "selfservice": {
+            "default_return_url": "https://app.example/home",
+            "allowed_return_urls": ["https://app.example/"],
+            "ui_urls": { "login": "https://app.example/login", "registration": "https://app.example/signup" },
+        },
+    });
+    let running = start(Config::from_value(document, std::iter::empty()).unwrap()).await.unwrap();
+    let http = Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let public = |path: &str| format!("http://{}{path}", running.public);
+
+    // Creating a browser flow without asking for JSON sends the browser to the UI.
+    let created = http
+        .get(public("/self-service/registration/browser?return_to=https://app.example/welcome"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 303);
+    let location = created.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with("https://app.example/signup?flow="), "{location}");
+    let flow_id = location.split("flow=").nth(1).unwrap().to_owned();
+    let cookie = created.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let token = cookie.split_once('=').unwrap().1.to_owned();
+
+    let form = format!(
+        "method=password&csrf_token={token}&traits.email=ada%40example.com&password=correct-horse-battery-staple"
+    );
+    let submit = |form: String| {
+        http.post(public(&format!("/self-service/registration?flow={flow_id}")))
+            .header("cookie", &cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+    };
+    let weak = submit(format!("method=password&csrf_token={token}&traits.email=ada%40example.com&password=short"))
+        .await
+        .unwrap();
+    assert_eq!(weak.status(), 303);
+    assert_eq!(weak.headers()["location"], format!("https://app.example/signup?flow={flow_id}"));
+    let done = submit(form).await.unwrap();
+    assert_eq!(done.status(), 303);
+    assert_eq!(done.headers()["location"], "https://app.example/welcome");
+    let session = done
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .find(|c| c.starts_with("ory_kratos_session="))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let whoami = http.get(public("/sessions/whoami")).header("cookie", &session).send().await.unwrap();
+    assert_eq!(whoami.status(), 200);
+    running.stop().await;
+}
