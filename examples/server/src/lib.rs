@@ -22,6 +22,7 @@ pub mod cli;
 pub mod config;
 pub mod courier;
 pub mod error;
+mod flows;
 pub mod http;
 pub mod public;
 pub mod server;
