@@ -10,6 +10,17 @@ use serde_json::{Value, json};
 
 const PASSWORD: &str = "correct-horse-battery-staple";
 
+/// Sends a request and reads its JSON answer.
+trait JsonBody {
+    async fn json_body(self) -> Value;
+}
+
+impl JsonBody for reqwest::RequestBuilder {
+    async fn json_body(self) -> Value {
+        self.send().await.unwrap().json().await.unwrap()
+    }
+}
+
 fn temp_db() -> PathBuf {
     std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("server-{}.db", uuid::Uuid::new_v4()))
 }
@@ -90,9 +101,9 @@ async fn health_version_and_schemas_answer() {
     }
     let admin = server.http.get(server.admin("/health/ready")).send().await.unwrap();
     assert_eq!(admin.status(), 200);
-    let version: Value = server.http.get(server.public("/version")).send().await.unwrap().json().await.unwrap();
+    let version: Value = server.http.get(server.public("/version")).json_body().await;
     assert!(version["version"].is_string());
-    let schemas: Value = server.http.get(server.public("/schemas")).send().await.unwrap().json().await.unwrap();
+    let schemas: Value = server.http.get(server.public("/schemas")).json_body().await;
     assert_eq!(schemas[0]["id"], "default");
     let by_id = server.http.get(server.public("/schemas/ZGVmYXVsdA")).send().await.unwrap();
     assert_eq!(by_id.status(), 200);
@@ -122,27 +133,11 @@ async fn native_registration_login_whoami_and_sessions() {
     assert_eq!(status, 200, "{logged_in}");
     let second = logged_in["session_token"].as_str().unwrap().to_owned();
 
-    let others: Value = server
-        .http
-        .get(server.public("/sessions"))
-        .header("X-Session-Token", &second)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let others: Value =
+        server.http.get(server.public("/sessions")).header("X-Session-Token", &second).json_body().await;
     assert_eq!(others.as_array().unwrap().len(), 1);
-    let revoked: Value = server
-        .http
-        .delete(server.public("/sessions"))
-        .header("X-Session-Token", &second)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let revoked: Value =
+        server.http.delete(server.public("/sessions")).header("X-Session-Token", &second).json_body().await;
     assert_eq!(revoked["count"], 1);
     assert_eq!(server.whoami(&token).await.0, 401);
 
@@ -224,15 +219,8 @@ async fn admin_identities_recovery_codes_and_sessions() {
         .await
         .unwrap();
     assert_eq!(again.status(), 409);
-    let included: Value = server
-        .http
-        .get(server.admin(&format!("/admin/identities/{id}?include_credential=password")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let included: Value =
+        server.http.get(server.admin(&format!("/admin/identities/{id}?include_credential=password"))).json_body().await;
     assert!(
         included["credentials"]["password"]["config"]["hashed_password"].as_str().unwrap().starts_with("$argon2id$")
     );
@@ -244,26 +232,15 @@ async fn admin_identities_recovery_codes_and_sessions() {
     let link = page.headers().get("link").unwrap().to_str().unwrap().to_owned();
     assert_eq!(page.json::<Value>().await.unwrap().as_array().unwrap().len(), 2);
     assert!(link.contains("page_token=") && link.contains("rel=\"next\""), "{link}");
-    let filtered: Value = server
-        .http
-        .get(server.admin("/admin/identities?credentials_identifier=GRACE@example.com"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let filtered: Value =
+        server.http.get(server.admin("/admin/identities?credentials_identifier=GRACE@example.com")).json_body().await;
     assert_eq!(filtered.as_array().unwrap().len(), 1);
 
     let by_ids: Value = server
         .http
         .get(server.admin(&format!("/admin/identities?ids={id}&ids={}&ids=not-an-id", uuid::Uuid::new_v4())))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_body()
+        .await;
     assert_eq!(by_ids.as_array().unwrap().len(), 1);
     assert_eq!(by_ids[0]["id"], id.as_str());
 
@@ -272,12 +249,8 @@ async fn admin_identities_recovery_codes_and_sessions() {
         .http
         .post(server.admin("/admin/recovery/code"))
         .json(&json!({"identity_id": id, "expires_in": "2h", "flow_type": "api"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_body()
+        .await;
     let link = issued["recovery_link"].as_str().unwrap();
     let flow_id = link.split("flow=").nth(1).unwrap();
     let (status, recovered) = server
@@ -287,15 +260,7 @@ async fn admin_identities_recovery_codes_and_sessions() {
     let token = recovered["continue_with"][0]["ory_session_token"].as_str().unwrap().to_owned();
     assert_eq!(server.whoami(&token).await.0, 200);
 
-    let sessions: Value = server
-        .http
-        .get(server.admin(&format!("/admin/identities/{id}/sessions")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let sessions: Value = server.http.get(server.admin(&format!("/admin/identities/{id}/sessions"))).json_body().await;
     let session_id = sessions[0]["id"].as_str().unwrap().to_owned();
     let extended =
         server.http.patch(server.admin(&format!("/admin/sessions/{session_id}/extend"))).send().await.unwrap();
@@ -312,15 +277,7 @@ async fn admin_identities_recovery_codes_and_sessions() {
     let all: Value = all.json().await.unwrap();
     assert_eq!(all.as_array().unwrap().len(), 2);
     assert!(all[0]["identity"]["id"].is_string());
-    let active: Value = server
-        .http
-        .get(server.admin("/admin/sessions?active=true&page_size=100"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let active: Value = server.http.get(server.admin("/admin/sessions?active=true&page_size=100")).json_body().await;
     assert!(active.as_array().unwrap().iter().all(|s| s["active"] == true));
     assert_eq!(server.http.get(server.admin("/admin/sessions?active=maybe")).send().await.unwrap().status(), 400);
 
@@ -328,7 +285,7 @@ async fn admin_identities_recovery_codes_and_sessions() {
     let linked = server.http.post(server.admin("/admin/identities"))
         .json(&json!({"schema_id": "default", "traits": {"email": "linked@example.com"},
                       "credentials": {"oidc": {"config": {"providers": [{"provider": "github", "subject": "1"}, {"provider": "google", "subject": "2"}]}}}}))
-        .send().await.unwrap().json::<Value>().await.unwrap();
+        .json_body().await;
     let linked_id = linked["id"].as_str().unwrap();
     let unlink = |identifier: &str| {
         server
@@ -338,26 +295,10 @@ async fn admin_identities_recovery_codes_and_sessions() {
     };
     assert_eq!(unlink("github:1").await.unwrap().status(), 204);
     assert_eq!(unlink("github:1").await.unwrap().status(), 404);
-    let after: Value = server
-        .http
-        .get(server.admin(&format!("/admin/identities/{linked_id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let after: Value = server.http.get(server.admin(&format!("/admin/identities/{linked_id}"))).json_body().await;
     assert_eq!(after["credentials"]["oidc"]["identifiers"], json!(["google:2"]));
     assert_eq!(unlink("google:2").await.unwrap().status(), 204);
-    let after: Value = server
-        .http
-        .get(server.admin(&format!("/admin/identities/{linked_id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let after: Value = server.http.get(server.admin(&format!("/admin/identities/{linked_id}"))).json_body().await;
     assert!(after["credentials"].get("oidc").is_none());
     let totp = server
         .http
@@ -375,16 +316,8 @@ async fn admin_identities_recovery_codes_and_sessions() {
     assert_eq!(password.status(), 400);
 
     // A recovery link signs in when opened, once.
-    let link: Value = server
-        .http
-        .post(server.admin("/admin/recovery/link"))
-        .json(&json!({"identity_id": id}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let link: Value =
+        server.http.post(server.admin("/admin/recovery/link")).json(&json!({"identity_id": id})).json_body().await;
     let link = link["recovery_link"].as_str().unwrap().to_owned();
     let opened = server.http.get(&link).send().await.unwrap();
     assert_eq!(opened.status(), 200);
@@ -529,12 +462,8 @@ async fn browser_flows_need_the_csrf_cookie() {
         .http
         .get(server.public("/self-service/logout/browser"))
         .header("cookie", &session_cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_body()
+        .await;
     let url = logout["logout_url"].as_str().unwrap().to_owned();
     let forged = url.replace("token=", "token=0");
     assert_eq!(server.http.get(&forged).send().await.unwrap().status(), 401);
