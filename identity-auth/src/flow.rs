@@ -160,6 +160,38 @@ impl FlowRequest {
     }
 }
 
+/// How a flow starts besides what the client asked: its form, state and messages, lifespan, the identity it acts
+/// for, and server-side progress.
+#[derive(Debug, Clone)]
+pub struct FlowStart {
+    /// The form.
+    pub nodes: Vec<UiNode>,
+    /// The state (`choose_method` unless the flow starts further on, e.g. `sent_email`).
+    pub state: String,
+    /// Messages on the form.
+    pub messages: Vec<crate::ui::UiText>,
+    /// How long it lasts, if not the configured lifespan.
+    pub lifespan: Option<Duration>,
+    /// The identity it acts for, once known.
+    pub identity_id: Option<IdentityId>,
+    /// Method-specific progress.
+    pub data: serde_json::Value,
+}
+
+impl FlowStart {
+    /// A flow in state `choose_method` with `nodes`, no messages, the configured lifespan, no identity yet.
+    pub fn new(nodes: Vec<UiNode>) -> Self {
+        Self {
+            nodes,
+            state: "choose_method".into(),
+            messages: Vec::new(),
+            lifespan: None,
+            identity_id: None,
+            data: serde_json::Value::Null,
+        }
+    }
+}
+
 /// A flow just created, with the CSRF token to set as a cookie (browser flows only), once.
 #[derive(Debug)]
 pub struct CreatedFlow {
@@ -218,10 +250,17 @@ impl Flows {
         &self,
         kind: FlowKind,
         request: &FlowRequest,
-        mut nodes: Vec<UiNode>,
+        nodes: Vec<UiNode>,
         identity_id: Option<IdentityId>,
         data: serde_json::Value,
     ) -> Result<CreatedFlow, Error> {
+        self.start(kind, request, FlowStart { identity_id, data, ..FlowStart::new(nodes) }).await
+    }
+
+    /// Starts a flow of `kind` as `start` says (a state other than `choose_method`, messages, another lifespan),
+    /// in one store write.
+    pub async fn start(&self, kind: FlowKind, request: &FlowRequest, start: FlowStart) -> Result<CreatedFlow, Error> {
+        let FlowStart { mut nodes, state, messages, lifespan, identity_id, data } = start;
         let now = self.clock.now();
         let flow_type = request.flow_type;
         let csrf_token = match flow_type {
@@ -231,8 +270,11 @@ impl Flows {
         if let Some(token) = &csrf_token {
             nodes.insert(0, UiNode::csrf_token(token.expose_secret()));
         }
-        let expires_at =
-            now.checked_add(self.settings.lifespan).ok_or(Error::Internal { reason: "lifespan".into() })?;
+        let lifespan = lifespan.unwrap_or(self.settings.lifespan);
+        if !lifespan.is_positive() {
+            return Err(Error::InvalidConfig { field: "lifespan", reason: "must be positive".into() });
+        }
+        let expires_at = now.checked_add(lifespan).ok_or(Error::Internal { reason: "lifespan".into() })?;
         let id = FlowId::new();
         let action =
             format!("{}/self-service/{}?flow={id}", self.settings.public_url.trim_end_matches('/'), kind.as_str());
@@ -243,8 +285,8 @@ impl Flows {
             issued_at: now,
             request_url: request.request_url.clone(),
             return_to: request.return_to.clone(),
-            state: "choose_method".into(),
-            ui: UiContainer { action, method: "POST".into(), nodes, messages: Vec::new() },
+            state,
+            ui: UiContainer { action, method: "POST".into(), nodes, messages },
             refresh: request.refresh,
             requested_aal: request.requested_aal,
             kind,

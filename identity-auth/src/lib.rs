@@ -85,7 +85,7 @@ pub use cipher::{CipherKey, SecretCipher};
 pub use courier::{Courier, Message, MessageKind, RecordingCourier, Templates};
 pub use enrollment::{EnrollmentSettings, Enrollments, IssuedEnrollment};
 pub use error::Error;
-pub use flow::{CreatedFlow, Flow, FlowKind, FlowRequest, FlowSettings, FlowType, Flows, LoadedFlow};
+pub use flow::{CreatedFlow, Flow, FlowKind, FlowRequest, FlowSettings, FlowStart, FlowType, Flows, LoadedFlow};
 pub use jwt_signer::{
     CLOCK_SKEW_LEEWAY, CompiledSigner, DEFAULT_CLAIMS_PROPERTY, IdentityMatch, JwtSigner, MAX_TOKEN_LENGTH, SignerKeys,
     VerifiedJwt,

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::{SelfService, Submission, Submitted, fields, nodes, set_nodes};
 use crate::authenticator::Presentation;
 use crate::error::Error;
-use crate::flow::{CreatedFlow, FlowKind, FlowRequest, LoadedFlow};
+use crate::flow::{CreatedFlow, FlowKind, FlowRequest, FlowStart, LoadedFlow};
 use crate::session::RequiredAal;
 use crate::ui::UiText;
 
@@ -99,14 +99,9 @@ impl SelfService {
             None => (nodes::password_login(None), None, Progress::default(), None),
         };
         let data = serde_json::to_value(&progress).map_err(|e| Error::Internal { reason: e.to_string() })?;
-        let mut created = self.flows.create(FlowKind::Login, flow, form, identity, data).await?;
-        if let Some(message) = message {
-            let mut loaded = self.flows.load(created.flow.id, FlowKind::Login).await?;
-            loaded.flow.ui.messages.push(message);
-            self.flows.save(&loaded).await?;
-            created.flow = loaded.flow;
-        }
-        Ok(created)
+        let start =
+            FlowStart { messages: message.into_iter().collect(), identity_id: identity, data, ..FlowStart::new(form) };
+        self.flows.start(FlowKind::Login, flow, start).await
     }
 
     /// Submits login flow `id`: method `password` (`identifier`, `password`), then, in the second step, `totp`

@@ -10,7 +10,7 @@ use super::code_flow::{CodeFlow, Redeemed};
 use super::{SelfService, Submission, Submitted, fields, nodes};
 use crate::authenticator::update_identity;
 use crate::error::Error;
-use crate::flow::{CreatedFlow, Flow, FlowKind, FlowRequest, FlowType};
+use crate::flow::{CreatedFlow, Flow, FlowKind, FlowRequest, FlowStart, FlowType};
 use crate::session::IssuedSession;
 use crate::ui::{NodeGroup, TextType, UiNode, UiText};
 
@@ -104,8 +104,9 @@ impl SelfService {
         if !target.is_active() {
             return Err(Error::IdentityDisabled);
         }
-        let now = self.clock.now();
-        let expires_at = now
+        // Checked here so that an absurd `expires_in` is the caller's error, not an internal one.
+        self.clock
+            .now()
             .checked_add(lifespan)
             .ok_or(Error::InvalidConfig { field: "expires_in", reason: "is too long".into() })?;
         let form = vec![
@@ -114,13 +115,15 @@ impl SelfService {
         ];
         let request_url = format!("{}/self-service/recovery", self.settings.flows.public_url.trim_end_matches('/'));
         let request = FlowRequest::new(flow_type, &request_url);
-        let created = self.flows.create(FlowKind::Recovery, &request, form, Some(identity), Value::Null).await?;
-        let mut loaded = self.flows.load(created.flow.id, FlowKind::Recovery).await?;
-        loaded.flow.state = "sent_email".into();
-        loaded.flow.expires_at = expires_at;
-        self.flows.save(&loaded).await?;
-        let code = self.store_code(CodePurpose::Recovery, identity, None, loaded.flow.id, expires_at).await?;
-        let link = self.flow_link(FlowKind::Recovery, loaded.flow.id);
-        Ok(RecoveryCode { flow_id: loaded.flow.id, link, code, expires_at })
+        let start = FlowStart {
+            state: "sent_email".into(),
+            lifespan: Some(lifespan),
+            identity_id: Some(identity),
+            ..FlowStart::new(form)
+        };
+        let flow = self.flows.start(FlowKind::Recovery, &request, start).await?.flow;
+        let code = self.store_code(CodePurpose::Recovery, identity, None, flow.id, flow.expires_at).await?;
+        let link = self.flow_link(FlowKind::Recovery, flow.id);
+        Ok(RecoveryCode { flow_id: flow.id, link, code, expires_at: flow.expires_at })
     }
 }

@@ -8,7 +8,7 @@ use super::code_flow::{CodeFlow, Redeemed};
 use super::{SelfService, Submission, Submitted, fields, nodes};
 use crate::authenticator::update_identity;
 use crate::error::Error;
-use crate::flow::{CreatedFlow, Flow, FlowKind, FlowRequest};
+use crate::flow::{CreatedFlow, Flow, FlowKind, FlowRequest, FlowStart};
 use crate::ui::{TextType, UiText};
 
 /// A finished verification.
@@ -70,15 +70,14 @@ impl SelfService {
         address: &VerifiableAddress,
         request: &FlowRequest,
     ) -> Result<Flow, Error> {
-        let created = self
-            .flows
-            .create(FlowKind::Verification, request, nodes::ask_code(&address.value), Some(identity.id), Value::Null)
-            .await?;
-        let mut loaded = self.flows.load(created.flow.id, FlowKind::Verification).await?;
-        loaded.flow.state = "sent_email".into();
-        self.flows.save(&loaded).await?;
+        let start = FlowStart {
+            state: "sent_email".into(),
+            identity_id: Some(identity.id),
+            ..FlowStart::new(nodes::ask_code(&address.value))
+        };
+        let flow = self.flows.start(FlowKind::Verification, request, start).await?.flow;
         let purpose = identity_store::CodePurpose::Verification;
-        self.send_code(purpose, identity.id, &address.value, address.via, loaded.flow.id).await?;
-        Ok(loaded.flow)
+        self.send_code(purpose, identity.id, &address.value, address.via, flow.id).await?;
+        Ok(flow)
     }
 }
