@@ -167,7 +167,7 @@ impl Admin {
         let now = self.parts.clock.now();
         let mut identity = Identity::new(schema.id(), traits, now)?;
         identity.is_admin = true;
-        add_addresses(&mut identity, &derived, &[])?;
+        apply_derived(&mut identity, &derived, VerificationStatus::Pending, now)?;
         let hash = self.parts.hasher.hash_async(password).await?;
         let config = CredentialConfig::Password(PasswordConfig { hashed_password: Some(hash) });
         identity.credentials.insert(Credential::new(config, identifiers, now)?);
@@ -334,7 +334,8 @@ impl Admin {
         identity.organization_id = import.organization_id;
         identity.metadata_public = import.metadata_public;
         identity.metadata_admin = import.metadata_admin;
-        add_addresses(&mut identity, &derived, &import.verifiable_addresses)?;
+        apply_derived(&mut identity, &derived, VerificationStatus::Pending, now)?;
+        keep_imported_verification(&mut identity, &import.verifiable_addresses);
         if let Some(password) = import.credentials.password {
             let hash = match (password.config.password, password.config.hashed_password) {
                 (Some(_), Some(_)) | (None, None) => {
@@ -394,7 +395,7 @@ impl Admin {
         let now = self.parts.clock.now();
         let mut identity = Identity::new(schema.id(), traits, now)?;
         identity.identity_type = identity_type;
-        add_addresses(&mut identity, &derived, &[])?;
+        apply_derived(&mut identity, &derived, VerificationStatus::Pending, now)?;
         self.parts.store.create_identity(&identity).await?;
         match enrollments.create(identity.id, method).await {
             Ok(issued) => Ok((identity, issued)),
@@ -407,25 +408,17 @@ impl Admin {
     }
 }
 
-/// Gives `identity` the addresses its traits imply; imported ones that match keep their verification.
-fn add_addresses(identity: &mut Identity, derived: &DerivedTraits, imported: &[ImportedAddress]) -> Result<(), Error> {
+/// Marks verified the addresses of `identity` that an import says were verified.
+fn keep_imported_verification(identity: &mut Identity, imported: &[ImportedAddress]) {
     let now = identity.created_at;
-    for address in &derived.verifiable_addresses {
-        let mut verifiable = VerifiableAddress::new(&address.value, address.via, now)?;
-        let known = imported.iter().find(|old| {
-            old.via == address.via && address.via.normalize(&old.value) == verifiable.value && old.verified
-        });
-        if known.is_some() {
-            verifiable.mark_verified(now);
-        } else {
-            verifiable.status = VerificationStatus::Pending;
+    for address in &mut identity.verifiable_addresses {
+        let verified = imported
+            .iter()
+            .any(|old| old.verified && old.via == address.via && address.via.normalize(&old.value) == address.value);
+        if verified {
+            address.mark_verified(now);
         }
-        identity.verifiable_addresses.push(verifiable);
     }
-    for address in &derived.recovery_addresses {
-        identity.recovery_addresses.push(RecoveryAddress::new(&address.value, address.via, now)?);
-    }
-    Ok(())
 }
 
 /// The identifiers `identity`'s password answers to: those of its password credential, or if it has none yet,
@@ -462,8 +455,7 @@ pub(crate) async fn replace_password(
     .await
 }
 
-/// Gives `identity` new `traits` with what they imply: its password's identifiers, and its addresses (an address
-/// kept as it was keeps its verification; a new or changed one starts unverified, in `new_status`).
+/// Gives `identity` new `traits` with what they imply (see [`apply_derived`]).
 pub(crate) fn apply_traits(
     identity: &mut Identity,
     traits: &Value,
@@ -472,6 +464,17 @@ pub(crate) fn apply_traits(
     now: identity_core::time::OffsetDateTime,
 ) -> Result<(), Error> {
     identity.traits = traits.clone();
+    apply_derived(identity, derived, new_status, now)
+}
+
+/// Gives `identity` what its traits imply: its password's identifiers, and its addresses (an address kept as it
+/// was keeps its verification; a new or changed one starts unverified, in `new_status`).
+pub(crate) fn apply_derived(
+    identity: &mut Identity,
+    derived: &DerivedTraits,
+    new_status: VerificationStatus,
+    now: identity_core::time::OffsetDateTime,
+) -> Result<(), Error> {
     let identifiers: Vec<String> = derived.identifiers_for(CredentialType::Password).map(str::to_owned).collect();
     if let Some(credential) = identity.credentials.get_mut(CredentialType::Password)
         && credential.identifiers != identifiers

@@ -2,7 +2,6 @@
 //! to someone (and answering the same when it does not), and redeeming the code at most once, within its
 //! lifespan and within the flow's limit of tries.
 
-use identity_core::time::Duration;
 use identity_core::{Identity, IdentityId};
 use identity_store::{AddressKind, CodePurpose, OneTimeCode, normalize_address};
 
@@ -81,12 +80,8 @@ impl SelfService {
         // Sends are limited per flow and per address, known or not (so the limit tells nothing): codes cannot
         // be piled up to guess one, nor an inbox flooded.
         let now = self.clock.now();
-        let flow_limit = RateLimit {
-            max_failures: self.settings.code_max_submissions,
-            window: (loaded.flow.expires_at - now).max(Duration::seconds(1)),
-        };
         let flow_key = format!("code-sent:flow:{}", loaded.flow.id);
-        self.throttle.count_attempt(&flow_key, Some(flow_limit), now).await?;
+        self.throttle.count_attempt(&flow_key, Some(self.per_flow(&loaded.flow)), now).await?;
         let address_key = format!("code-sent:{}:{normalized}", which.purpose.as_str());
         self.throttle.count_attempt(&address_key, Some(RateLimit::default()), now).await?;
         let owner = self.store.find_identity_by_address(which.addresses, &normalized).await?;

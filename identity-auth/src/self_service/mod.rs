@@ -25,7 +25,7 @@ use crate::error::Error;
 use crate::flow::{Flow, FlowKind, FlowSettings, Flows, LoadedFlow};
 use crate::password::PasswordPolicy;
 use crate::session::{ClientInfo, RequiredAal, Sessions};
-use crate::throttle::Throttle;
+use crate::throttle::{RateLimit, Throttle};
 use crate::token::{hash_code, random_code};
 
 pub use login::{LoggedIn, LoginRequest};
@@ -359,13 +359,21 @@ impl SelfService {
         hash_code(&self.code_key, flow.as_uuid().as_bytes(), code.trim())
     }
 
-    /// Counts a code submission in flow `flow` (atomically, across replicas) and whether it is past the limit.
+    /// At most `code_max_submissions` within what is left of `flow`'s life: the limit on the codes one flow may
+    /// try, and on the codes it may send.
+    fn per_flow(&self, flow: &Flow) -> RateLimit {
+        let left = (flow.expires_at - self.clock.now()).max(Duration::seconds(1));
+        RateLimit { max_failures: self.settings.code_max_submissions, window: left }
+    }
+
+    /// Counts a code submission in `flow` (atomically, across replicas) and says whether it is past the limit.
     async fn code_tries_exhausted(&self, flow: &Flow) -> Result<bool, Error> {
-        let now = self.clock.now();
-        let window = (flow.expires_at - now).max(Duration::seconds(1));
         let key = format!("flow-code:{}", flow.id);
-        let counter = self.store.record_failure(&key, window, now).await?;
-        Ok(counter.count > u64::from(self.settings.code_max_submissions))
+        match self.throttle.count_attempt(&key, Some(self.per_flow(flow)), self.clock.now()).await {
+            Ok(()) => Ok(false),
+            Err(Error::RateLimited { .. }) => Ok(true),
+            Err(other) => Err(other),
+        }
     }
 
     /// The schema `identity`'s traits follow.

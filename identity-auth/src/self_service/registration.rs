@@ -3,11 +3,12 @@
 
 use identity_core::{
     AssuranceLevel, AuthenticationMethod, Credential, CredentialConfig, CredentialType, FlowId, Identity,
-    PasswordConfig, RecoveryAddress, SecretString, VerifiableAddress, VerificationStatus,
+    PasswordConfig, SecretString, VerificationStatus,
 };
 use serde_json::{Map, Value};
 
 use super::{SelfService, Submission, Submitted, fields, nodes, password_refusal, set_nodes, show_violations};
+use crate::admin::apply_derived;
 use crate::error::Error;
 use crate::flow::{CreatedFlow, Flow, FlowKind, FlowRequest};
 use crate::session::IssuedSession;
@@ -89,14 +90,8 @@ impl SelfService {
 
         let now = self.clock.now();
         let mut identity = Identity::new(schema.id(), traits, now)?;
-        for address in &derived.verifiable_addresses {
-            let mut verifiable = VerifiableAddress::new(&address.value, address.via, now)?;
-            verifiable.status = VerificationStatus::Sent;
-            identity.verifiable_addresses.push(verifiable);
-        }
-        for address in &derived.recovery_addresses {
-            identity.recovery_addresses.push(RecoveryAddress::new(&address.value, address.via, now)?);
-        }
+        // Each verifiable address gets its code below, so it starts as `sent`.
+        apply_derived(&mut identity, &derived, VerificationStatus::Sent, now)?;
         let hash = self.authenticator.hasher().hash_async(password).await?;
         let config = CredentialConfig::Password(PasswordConfig { hashed_password: Some(hash) });
         identity.credentials.insert(Credential::new(config, identifiers, now)?);
