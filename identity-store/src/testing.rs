@@ -161,6 +161,16 @@ pub const CHECKS: &[&str] = crate::conformance_tests!(@each [@names]);
 /// The instant every check starts at, 2026-01-01T00:00:00Z: whole seconds, so it survives any backend's precision.
 pub const START: OffsetDateTime = time::macros::datetime!(2026-01-01 00:00:00 UTC);
 
+/// A private in-memory SQLite store, migrated: the SQL backend for other crates' tests.
+#[cfg(feature = "sqlite")]
+pub async fn sqlite_in_memory() -> Arc<dyn crate::Store> {
+    let store = crate::sql::SqlStore::connect(&crate::sql::SqlOptions::new("sqlite::memory:"))
+        .await
+        .expect("opening an in-memory SQLite database");
+    store.migrate().await.expect("migrating it");
+    Arc::new(store)
+}
+
 /// A clock standing at [`START`].
 pub fn clock() -> TestClock {
     TestClock::new(START)

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use identity_auth::{Argon2Params, CertificateVerifier, HashAlgorithm, HasherConfig, PasswordHasher};
 use identity_core::time::OffsetDateTime;
 use identity_core::{Credential, CredentialConfig, Identity, PasswordConfig, SecretString, TestClock};
-use identity_store::sql::{SqlOptions, SqlStore};
 use identity_store::{MemoryStore, Store};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -22,9 +21,7 @@ pub fn store() -> Arc<dyn Store> {
 
 /// An in-memory SQLite store, migrated.
 pub async fn sqlite() -> Arc<dyn Store> {
-    let store = SqlStore::connect(&SqlOptions::new("sqlite::memory:")).await.unwrap();
-    store.migrate().await.unwrap();
-    Arc::new(store)
+    identity_store::testing::sqlite_in_memory().await
 }
 
 /// Runs each scenario (an `async fn(Arc<dyn Store>)` of the test file) once on the memory store and once on

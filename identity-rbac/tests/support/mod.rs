@@ -11,7 +11,6 @@ use identity_core::{
     ScopeName,
 };
 use identity_rbac::{Acls, BuiltinRoles, CompiledAcl, PlatformAdministrators, Subject};
-use identity_store::sql::{SqlOptions, SqlStore};
 use identity_store::{MemoryStore, Store, testing};
 
 pub fn memory() -> Arc<dyn Store> {
@@ -20,9 +19,7 @@ pub fn memory() -> Arc<dyn Store> {
 
 /// An in-memory SQLite store, migrated.
 pub async fn sqlite() -> Arc<dyn Store> {
-    let store = SqlStore::connect(&SqlOptions::new("sqlite::memory:")).await.unwrap();
-    store.migrate().await.unwrap();
-    Arc::new(store)
+    identity_store::testing::sqlite_in_memory().await
 }
 
 /// Runs each scenario (an `async fn(Arc<dyn Store>)` of the test file) on the memory store and on SQLite.
