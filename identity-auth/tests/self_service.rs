@@ -130,7 +130,8 @@ async fn registration_creates_the_identity_signs_in_and_sends_verification(store
 
     // The verification code went out, bound to the verification flow handed back.
     let code = last_code(&world.courier, "ada@example.com");
-    let flow = &registered.verification_flows[0];
+    let (flow, address) = &registered.verification_flows[0];
+    assert_eq!(address, "ada@example.com");
     assert_eq!(flow.state, "sent_email");
     let wrong = world.service.submit_verification(flow.id, Submission::new("code", json!({"code": "000000"}))).await;
     assert_eq!(errors_on(&shown(wrong.unwrap()), "code"), vec![4070006]);
@@ -142,7 +143,7 @@ async fn registration_creates_the_identity_signs_in_and_sends_verification(store
     assert_eq!(address.status, VerificationStatus::Completed);
 
     // The registration flow is finished: it cannot be submitted again.
-    let again = world.service.submit_registration(registered.verification_flows[0].id, Submission::default()).await;
+    let again = world.service.submit_registration(registered.verification_flows[0].0.id, Submission::default()).await;
     assert!(matches!(again, Err(Error::FlowNotFound)), "{again:?}");
 }
 
@@ -394,7 +395,7 @@ async fn profile_changes_rederive_identifiers_and_unverify_changed_addresses(sto
     let registered = register(&world, "ada@example.com").await;
     let token = registered.session.unwrap().token;
     let code = last_code(&world.courier, "ada@example.com");
-    let verification = &registered.verification_flows[0];
+    let (verification, _) = &registered.verification_flows[0];
     done(
         world
             .service

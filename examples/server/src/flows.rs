@@ -328,8 +328,7 @@ async fn answer(
                 let continue_with: Vec<Value> = done
                     .verification_flows
                     .iter()
-                    .map(|flow| {
-                        let address = done.identity.verifiable_addresses.first().map(|a| a.value.clone());
+                    .map(|(flow, address)| {
                         json!({ "action": "show_verification_ui", "flow": { "id": flow.id, "verifiable_address": address, "url": flow.ui.action } })
                     })
                     .collect();

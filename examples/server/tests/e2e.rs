@@ -75,6 +75,8 @@ impl Server {
         let body = json!({ "method": "password", "traits": { "email": email }, "password": PASSWORD });
         let (status, done) = self.submit("registration", &flow, body, None).await;
         assert_eq!(status, 200, "{done}");
+        assert_eq!(done["continue_with"][0]["action"], "show_verification_ui");
+        assert_eq!(done["continue_with"][0]["flow"]["verifiable_address"], email.to_lowercase());
         (done["identity"]["id"].as_str().unwrap().to_owned(), done["session_token"].as_str().unwrap().to_owned())
     }
 

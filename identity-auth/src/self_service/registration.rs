@@ -22,8 +22,8 @@ pub struct Registered {
     /// Its first session, when registration signs in.
     pub session: Option<IssuedSession>,
     /// One verification flow per verifiable address, each waiting for the code just sent (Kratos'
-    /// `continue_with: show_verification_ui`).
-    pub verification_flows: Vec<Flow>,
+    /// `continue_with: show_verification_ui`), with the address it verifies.
+    pub verification_flows: Vec<(Flow, String)>,
 }
 
 impl SelfService {
@@ -120,7 +120,7 @@ impl SelfService {
         for address in &identity.verifiable_addresses {
             // The account exists now: a code that could not be sent is asked for again through verification.
             if let Ok(flow) = self.send_verification(&identity, address, &request).await {
-                verification_flows.push(flow);
+                verification_flows.push((flow, address.value.clone()));
             }
         }
         let session = if self.settings.session_after_registration {
