@@ -64,6 +64,7 @@ mod courier;
 mod enrollment;
 mod error;
 mod flow;
+mod hash_pool;
 mod jwt_signer;
 mod lookup;
 mod password;
@@ -86,6 +87,7 @@ pub use courier::{Courier, Message, MessageKind, RecordingCourier, Templates};
 pub use enrollment::{EnrollmentSettings, Enrollments, IssuedEnrollment};
 pub use error::Error;
 pub use flow::{CreatedFlow, Flow, FlowKind, FlowRequest, FlowSettings, FlowStart, FlowType, Flows, LoadedFlow};
+pub use hash_pool::HashingPriority;
 pub use jwt_signer::{
     CLOCK_SKEW_LEEWAY, CompiledSigner, DEFAULT_CLAIMS_PROPERTY, IdentityMatch, JwtSigner, MAX_TOKEN_LENGTH, SignerKeys,
     VerifiedJwt,

@@ -11,9 +11,10 @@ use identity_core::{HashedPassword, SecretString};
 use password_hash::phc::PasswordHash;
 use password_hash::{PasswordHasher as _, PasswordVerifier as _};
 use subtle::ConstantTimeEq;
-use tokio::sync::Semaphore;
+use tokio::sync::{OnceCell, Semaphore};
 
 use crate::error::Error;
+use crate::hash_pool::{HashPool, HashingPriority};
 
 /// The longest password argon2id is asked to hash, in bytes: long enough for any passphrase, short enough
 /// that nobody can make the server hash megabytes.
@@ -96,6 +97,9 @@ pub struct PasswordHasher {
     dummy: HashedPassword,
     permits: Arc<Semaphore>,
     concurrency: usize,
+    priority: HashingPriority,
+    /// The hashing threads, started by the first async hash.
+    pool: OnceCell<HashPool>,
 }
 
 impl std::fmt::Debug for PasswordHasher {
@@ -120,6 +124,8 @@ impl PasswordHasher {
             dummy: HashedPassword::new("$dummy$").map_err(|e| Error::Internal { reason: e.to_string() })?,
             permits: Arc::new(Semaphore::new(workers)),
             concurrency: workers,
+            priority: HashingPriority::default(),
+            pool: OnceCell::new(),
         };
         hasher.dummy = hasher.hash(&crate::token::random_token()?)?;
         Ok(hasher)
@@ -139,6 +145,18 @@ impl PasswordHasher {
     /// How many hashes may run at once.
     pub fn concurrency(&self) -> usize {
         self.concurrency
+    }
+
+    /// How the async methods' hashing threads are scheduled (default [`HashingPriority::Background`]: hashes
+    /// use only CPU time nothing else wants, so logins never slow other requests down).
+    pub fn with_priority(mut self, priority: HashingPriority) -> Self {
+        self.priority = priority;
+        self
+    }
+
+    /// The hashing threads' priority.
+    pub fn priority(&self) -> HashingPriority {
+        self.priority
     }
 
     /// The configuration in use.
@@ -220,12 +238,12 @@ impl PasswordHasher {
         }
     }
 
-    /// [`hash`](Self::hash) on tokio's blocking pool, at most one hash per core at a time.
+    /// [`hash`](Self::hash) on the hasher's own threads, at most [`concurrency`](Self::concurrency) at a time.
     pub async fn hash_async(self: &Arc<Self>, password: SecretString) -> Result<HashedPassword, Error> {
         self.run_blocking(move |hasher| hasher.hash(&password)).await
     }
 
-    /// [`verify`](Self::verify) on the blocking pool; with `hash` `None` (no such account) it runs
+    /// [`verify`](Self::verify) on the hasher's threads; with `hash` `None` (no such account) it runs
     /// [`verify_dummy`](Self::verify_dummy) instead, at the same cost.
     pub async fn verify_async(
         self: &Arc<Self>,
@@ -243,21 +261,21 @@ impl PasswordHasher {
         self: &Arc<Self>,
         work: impl FnOnce(&PasswordHasher) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
-        // The semaphore bounds hashing to the cores, so a login flood queues here instead of filling the
-        // blocking pool with hundreds of threads that each hold 19 MiB.
+        // Waiting for a permit here, rather than in the pool's queue, lets a request that is dropped (its client
+        // went away) leave the line without costing a hash.
         let permit = self
             .permits
             .clone()
             .acquire_owned()
             .await
             .map_err(|_| Error::Background { reason: "the hashing semaphore was closed".into() })?;
+        let pool = self.pool.get_or_try_init(|| async { HashPool::start(self.concurrency, self.priority) }).await?;
         let hasher = Arc::clone(self);
-        tokio::task::spawn_blocking(move || {
+        pool.run(move || {
             let _permit = permit;
             work(&hasher)
         })
-        .await
-        .map_err(|e| Error::Background { reason: e.to_string() })?
+        .await?
     }
 }
 

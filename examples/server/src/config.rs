@@ -173,12 +173,31 @@ pub struct Hashers {
     /// How many hashes may run at once (default: one per core); fewer keeps session checks fast under a login
     /// flood, at the cost of logins per second.
     pub concurrency: Option<usize>,
+    /// How hashes are scheduled: `background` (default; hashes use only CPU time nothing else wants, so a login
+    /// flood cannot slow session checks) or `normal` (hashes compete with requests for the cores).
+    pub priority: HashPriority,
 }
 
 impl Default for Hashers {
     fn default() -> Self {
-        Self { algorithm: "argon2".into(), argon2: Argon2Config::default(), bcrypt_cost: 12, concurrency: None }
+        Self {
+            algorithm: "argon2".into(),
+            argon2: Argon2Config::default(),
+            bcrypt_cost: 12,
+            concurrency: None,
+            priority: HashPriority::Background,
+        }
     }
+}
+
+/// `hashers.priority`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HashPriority {
+    /// Hashes run only on otherwise idle CPU time.
+    Background,
+    /// Hashes compete with requests.
+    Normal,
 }
 
 /// argon2id parameters.
@@ -521,6 +540,9 @@ mod tests {
         assert_eq!(config.public_url(), "http://127.0.0.1:4433");
         assert_eq!(config.admin_url(), "http://127.0.0.1:4434");
         assert_eq!(config.session.lifespan.parse().unwrap(), identity_core::time::Duration::hours(24));
+        assert_eq!(config.hashers.priority, HashPriority::Background);
+        let normal = Config::from_value(json!({"hashers": {"priority": "normal"}}), env(&[])).unwrap();
+        assert_eq!(normal.hashers.priority, HashPriority::Normal);
     }
 
     #[test]
@@ -552,6 +574,7 @@ mod tests {
         assert_eq!(path_of(json!({"session": {"lifespann": "1h"}})), "session.lifespann");
         assert_eq!(path_of(json!({"dsn": "mysql://x"})), "dsn");
         assert_eq!(path_of(json!({"hashers": {"concurrency": 0}})), "hashers.concurrency");
+        assert_eq!(path_of(json!({"hashers": {"priority": "high"}})), "hashers.priority");
         assert_eq!(path_of(json!({"secrets": {"cipher": ["short"]}})), "secrets");
     }
 

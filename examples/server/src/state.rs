@@ -8,7 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use identity_auth::{
     Admin, AdminParts, Argon2Params, Authenticator, CipherKey, EnrollmentSettings, Enrollments, HashAlgorithm,
-    HasherConfig, LookupSecrets, PasswordHasher, PasswordPolicy, RateLimit, SecretCipher, SelfService,
+    HasherConfig, HashingPriority, LookupSecrets, PasswordHasher, PasswordPolicy, RateLimit, SecretCipher, SelfService,
     SelfServiceParts, SelfServiceSettings, SessionSettings, Sessions, TotpSettings, TotpVerifier,
 };
 use identity_core::{Clock, SecretBytes, SystemClock};
@@ -115,10 +115,14 @@ impl AppState {
             },
             bcrypt_cost: config.hashers.bcrypt_cost,
         })?;
-        let hasher = Arc::new(match config.hashers.concurrency {
+        let hasher = match config.hashers.concurrency {
             Some(hashes) => hasher.with_concurrency(hashes)?,
             None => hasher,
-        });
+        };
+        let hasher = Arc::new(hasher.with_priority(match config.hashers.priority {
+            crate::config::HashPriority::Background => HashingPriority::Background,
+            crate::config::HashPriority::Normal => HashingPriority::Normal,
+        }));
         let cipher_keys = keys
             .cipher
             .iter()
