@@ -142,7 +142,8 @@ pub struct Cors {
 #[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Secrets {
-    /// Keys for cookies (at least 32 characters each).
+    /// Kratos' cookie keys (at least 32 characters each): accepted so Kratos configurations load, and unused,
+    /// since cookies carry random tokens stored only as hashes (the server warns when they are set).
     pub cookie: Vec<String>,
     /// Keys for encrypting TOTP secrets at rest (at least 32 characters each).
     pub cipher: Vec<String>,

@@ -18,6 +18,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
+use subtle::ConstantTimeEq as _;
+
 use crate::http::{Audience, body_object, cookie, identity_view, session_view, wants_json};
 use crate::state::AppState;
 
@@ -249,7 +251,7 @@ pub(crate) async fn submit_flow(
         .map(str::to_owned)
         .or_else(|| headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).map(str::to_owned));
     let csrf = match (presented, cookie(&headers, &csrf_cookie_name(&app))) {
-        (Some(presented), Some(cookie)) if presented == cookie => Some(presented),
+        (Some(presented), Some(cookie)) if bool::from(presented.as_bytes().ct_eq(cookie.as_bytes())) => Some(presented),
         _ => None,
     };
     if let Value::Object(map) = &mut fields {

@@ -93,10 +93,11 @@ fn serve(listener: TcpListener, router: Router, mut stopped: watch::Receiver<boo
 fn layers(router: Router, config: &Config) -> Router {
     let timeout = config.serve.request_timeout.parse().unwrap_or(identity_core::time::Duration::seconds(30));
     let timeout = std::time::Duration::from_millis(u64::try_from(timeout.whole_milliseconds()).unwrap_or(30_000));
+    // The error rewrite sits outside the timeout, so that a 408 is Kratos' JSON too.
     router
-        .layer(axum::middleware::map_response(as_kratos_error))
         .layer(DefaultBodyLimit::max(config.serve.body_limit_bytes))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(axum::middleware::map_response(as_kratos_error))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

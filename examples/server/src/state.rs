@@ -234,6 +234,13 @@ fn schemas(config: &Config) -> Result<SchemaRegistry, StartError> {
 /// The configured keys, or development keys: generated once, kept next to the SQLite file (or in memory for the
 /// memory store), announced loudly. PostgreSQL deployments must configure their keys (replicas must share them).
 fn keys(config: &Config) -> Result<Keys, StartError> {
+    if !config.secrets.cookie.is_empty() {
+        // Accepted so that Kratos configurations load; nothing to sign, since cookies carry opaque tokens.
+        tracing::warn!(
+            "`secrets.cookie` is not used: session and CSRF cookies carry random tokens that the store keeps only \
+             as hashes, so they need no signing key"
+        );
+    }
     if !config.secrets.cipher.is_empty() && config.secrets.codes.is_some() {
         return Ok(Keys {
             cipher: config.secrets.cipher.clone(),

@@ -613,3 +613,44 @@ async fn browser_form_posts_are_answered_with_redirects() {
     assert_eq!(whoami.status(), 200);
     running.stop().await;
 }
+
+#[tokio::test]
+async fn a_request_whose_body_does_not_arrive_in_time_gets_a_408_json_error_and_the_server_goes_on() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let document = json!({
+        "dsn": "memory",
+        "serve": { "public": { "port": 0 }, "admin": { "port": 0 }, "request_timeout": "1s" },
+        "hashers": { "argon2": { "memory_kib": 64, "iterations": 1, "parallelism": 1 } },
+    });
+    let running = start(Config::from_value(document, std::iter::empty()).unwrap()).await.unwrap();
+    // Headers promise a body that never comes: only the timeout can end the request.
+    let mut stalled = tokio::net::TcpStream::connect(running.admin).await.unwrap();
+    let head =
+        "POST /admin/identities HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{";
+    stalled.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        let mut buffer = [0u8; 4096];
+        loop {
+            let n = stalled.read(&mut buffer).await.unwrap_or(0);
+            answer.extend_from_slice(&buffer[..n]);
+            let text = String::from_utf8_lossy(&answer);
+            let complete =
+                text.split_once("\r\n\r\n").is_some_and(|(_, body)| serde_json::from_str::<Value>(body).is_ok());
+            if n == 0 || complete {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "the server never answered the stalled request");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let error: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {answer}"));
+    assert_eq!(error["error"]["code"], 408, "{error}");
+    // Other clients are still served.
+    let alive = Client::new().get(format!("http://{}/health/alive", running.public)).send().await.unwrap();
+    assert_eq!(alive.status(), 200);
+    running.stop().await;
+}
