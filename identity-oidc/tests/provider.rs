@@ -29,6 +29,7 @@ on_every_store!(
     prompt_and_max_age_ask_for_a_fresh_login,
     access_tokens_of_another_kind_audience_or_algorithm_are_refused,
     expired_and_revoked_tokens_introspect_inactive,
+    revoking_an_identity_ends_every_grant_it_holds,
     userinfo_releases_claims_by_scope,
     eddsa_keys_rotate_and_keep_verifying_tokens_they_signed,
     rs256_keys_rotate_and_keep_verifying_tokens_they_signed,
@@ -365,6 +366,23 @@ async fn expired_and_revoked_tokens_introspect_inactive(store: Arc<dyn Store>) {
     ));
     w.clock.advance(Duration::days(31));
     assert!(!w.provider.introspect(fresh.refresh_token.as_deref().unwrap()).await.unwrap().active);
+}
+
+async fn revoking_an_identity_ends_every_grant_it_holds(store: Arc<dyn Store>) {
+    let w = world(store).await;
+    let (first, second) = (w.tokens().await, w.tokens().await);
+    assert!(w.provider.revoke_identity(w.identity.id).await.unwrap() >= 4, "two grants' access and refresh tokens");
+    for tokens in [&first, &second] {
+        assert!(!w.provider.introspect(&tokens.access_token).await.unwrap().active);
+        let refresh = tokens.refresh_token.as_deref().unwrap();
+        assert_eq!(
+            w.provider.token(&w.refresh(refresh), None).await.unwrap_err().code(),
+            Some(ErrorCode::InvalidGrant)
+        );
+    }
+    // A grant made afterwards works again.
+    let later = w.tokens().await;
+    assert!(w.provider.introspect(&later.access_token).await.unwrap().active);
 }
 
 async fn userinfo_releases_claims_by_scope(store: Arc<dyn Store>) {

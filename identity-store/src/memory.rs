@@ -901,6 +901,13 @@ impl OAuth2Store for MemoryStore {
         Ok((before - state.tokens.len()) as u64)
     }
 
+    async fn revoke_tokens_of(&self, identity: IdentityId) -> Result<u64, Error> {
+        let mut state = self.write();
+        let before = state.tokens.len();
+        state.tokens.retain(|_, token| token.identity_id != Some(identity));
+        Ok((before - state.tokens.len()) as u64)
+    }
+
     async fn delete_expired_tokens(&self, now: OffsetDateTime) -> Result<u64, Error> {
         let mut state = self.write();
         let before = state.tokens.len();

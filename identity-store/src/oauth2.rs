@@ -93,6 +93,8 @@ pub trait OAuth2Store: Send + Sync {
     async fn consume_token(&self, hash: &TokenHash, now: OffsetDateTime) -> Result<Option<TokenRecord>, Error>;
     /// Deletes every code and token of `grant`; returns how many.
     async fn revoke_grant(&self, grant: GrantId) -> Result<u64, Error>;
+    /// Deletes every code and token issued for `identity`, across all clients and grants; returns how many.
+    async fn revoke_tokens_of(&self, identity: IdentityId) -> Result<u64, Error>;
     /// Deletes codes and tokens that lapsed before `now`; returns how many.
     async fn delete_expired_tokens(&self, now: OffsetDateTime) -> Result<u64, Error>;
 }

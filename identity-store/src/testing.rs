@@ -127,6 +127,7 @@ macro_rules! conformance_tests {
             concurrent_consumers_of_one_oauth2_token_get_it_once,
             a_lapsed_oauth2_token_is_not_consumed,
             revoking_a_grant_deletes_its_tokens,
+            revoking_an_identitys_tokens_spares_other_identities_and_clients,
             expired_oauth2_tokens_are_deleted,
             deleting_an_oauth2_client_deletes_its_tokens,
             an_oauth2_token_needs_an_existing_client_identity_and_a_free_hash,
@@ -1724,6 +1725,34 @@ pub async fn revoking_a_grant_deletes_its_tokens(store: Arc<dyn Inspect>) {
     }
     assert_eq!(store.find_token(&token_hash(4)).await.expect("finding"), Some(survivor), "another grant's went");
     assert_eq!(store.revoke_grant(revoked).await.expect("revoking again"), 0);
+}
+
+/// Revoking an identity's tokens deletes every one issued for it, whatever the client or grant, and no other.
+pub async fn revoking_an_identitys_tokens_spares_other_identities_and_clients(store: Arc<dyn Inspect>) {
+    let (ada, grace) = (identity_with_email("ada@example.com"), identity_with_email("grace@example.com"));
+    store.create_identity(&ada).await.expect("creating ada");
+    store.create_identity(&grace).await.expect("creating grace");
+    for client in ["shop", "blog"] {
+        store.create_client(&client_record(client)).await.expect("registering a client");
+    }
+    let of = |client: &str, identity: Option<IdentityId>, n: u8| TokenRecord {
+        identity_id: identity,
+        ..token_for(client, GrantId::new(), token_hash(n), Duration::hours(1))
+    };
+    let tokens =
+        [of("shop", Some(ada.id), 1), of("blog", Some(ada.id), 2), of("shop", Some(grace.id), 3), of("shop", None, 4)];
+    for token in &tokens {
+        store.insert_token(token).await.expect("inserting a token");
+    }
+    assert_eq!(store.revoke_tokens_of(ada.id).await.expect("revoking ada's tokens"), 2);
+    for n in 1..=2 {
+        assert_eq!(store.find_token(&token_hash(n)).await.expect("finding"), None, "one of ada's tokens survived");
+    }
+    for (n, token) in (3..).zip(&tokens[2..]) {
+        let found = store.find_token(&token_hash(n)).await.expect("finding");
+        assert_eq!(found.as_ref(), Some(token), "a token not ada's went");
+    }
+    assert_eq!(store.revoke_tokens_of(ada.id).await.expect("revoking again"), 0);
 }
 
 /// Deleting expired tokens deletes those that lapsed before the instant given, counts them, keeps the rest.

@@ -1,7 +1,7 @@
 //! OAuth2 clients and their codes and tokens in SQL; tokens cascade with their client and their identity.
 
 use async_trait::async_trait;
-use identity_core::{GrantId, TokenHash, time::OffsetDateTime};
+use identity_core::{GrantId, IdentityId, TokenHash, time::OffsetDateTime};
 use sqlx::any::AnyRow;
 
 use super::{SqlStore, col, from_document, hash_from_bytes, instant, map_error, map_write_error, micros, to_document};
@@ -162,6 +162,15 @@ impl OAuth2Store for SqlStore {
     async fn revoke_grant(&self, grant: GrantId) -> Result<u64, Error> {
         let done = sqlx::query("DELETE FROM oauth2_tokens WHERE grant_id = $1")
             .bind(grant.to_string())
+            .execute(self.pool())
+            .await
+            .map_err(map_error)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn revoke_tokens_of(&self, identity: IdentityId) -> Result<u64, Error> {
+        let done = sqlx::query("DELETE FROM oauth2_tokens WHERE identity_id = $1")
+            .bind(identity.to_string())
             .execute(self.pool())
             .await
             .map_err(map_error)?;
