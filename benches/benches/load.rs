@@ -2,7 +2,8 @@
 //! baselines measured in the same run.
 //!
 //! 1. `whoami` requests/s against a bare axum handler that answers 200 (same client, same concurrency).
-//! 2. Password logins/s against the limit the hash sets: `cores` argon2id verifies side by side, timed here.
+//! 2. Password logins/s against the limit the hash sets: the hasher's own threads kept busy, timed here (and
+//!    against `cores / one verify alone`).
 //! 3. `whoami` p99 latency while logins saturate the CPU, against idle.
 //!
 //! `cargo bench -p identity-benches --bench load` (`LOAD_SECONDS` sets each phase's length; default 5).
@@ -42,8 +43,7 @@ async fn run() {
 
     // The server, with one identity and a session.
     let server = Server::start(&client, json!({})).await;
-    let (whoami, token) = (server.whoami.clone(), server.token.clone());
-    let whoami_rate = rate(&client, concurrency, seconds(), whoami.clone(), Some(&token)).await;
+    let whoami_rate = rate(&client, concurrency, seconds(), server.whoami.clone(), Some(&server.token)).await;
 
     let (alone, hash_limit) = hash_limits(cores).await;
     let (login_rate, idle, busy) = server.under_logins(&client, cores).await;
@@ -79,25 +79,12 @@ async fn hash_limits(cores: usize) -> (Duration, f64) {
         hasher.verify(&SecretString::new(PASSWORD), &hash).expect("a verify");
     }
     let alone = started.elapsed() / verifies;
-    let done = Arc::new(AtomicU64::new(0));
-    let deadline = Instant::now() + seconds();
-    let started = Instant::now();
-    let callers: Vec<_> = (0..cores * 2)
-        .map(|_| {
-            let (hasher, hash, done) = (hasher.clone(), hash.clone(), done.clone());
-            tokio::spawn(async move {
-                while Instant::now() < deadline {
-                    if hasher.verify_async(SecretString::new(PASSWORD), Some(hash.clone())).await.is_ok() {
-                        done.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            })
-        })
-        .collect();
-    for caller in callers {
-        let _ = caller.await;
-    }
-    (alone, done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64())
+    let limit = per_second(cores * 2, seconds(), move || {
+        let (hasher, hash) = (hasher.clone(), hash.clone());
+        async move { hasher.verify_async(SecretString::new(PASSWORD), Some(hash)).await.is_ok() }
+    })
+    .await;
+    (alone, limit)
 }
 
 fn report(login_rate: f64, hash_limit: f64, idle: Vec<Duration>, busy: Vec<Duration>) {
@@ -194,18 +181,32 @@ async fn bare_server() -> SocketAddr {
 
 /// Requests/s that `concurrency` clients get from `url` in `length`.
 async fn rate(client: &reqwest::Client, concurrency: usize, length: Duration, url: String, token: Option<&str>) -> f64 {
+    let (client, token) = (client.clone(), token.map(str::to_owned));
+    per_second(concurrency, length, move || {
+        let mut request = client.get(&url);
+        if let Some(token) = &token {
+            request = request.header("X-Session-Token", token);
+        }
+        async move { request.send().await.is_ok_and(|r| r.status().is_success()) }
+    })
+    .await
+}
+
+/// Successful calls per second when `callers` tasks repeat `call` for `length`.
+async fn per_second<F, C>(callers: usize, length: Duration, call: C) -> f64
+where
+    C: Fn() -> F + Clone + Send + 'static,
+    F: std::future::Future<Output = bool> + Send,
+{
     let done = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + length;
+    let started = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..concurrency {
-        let (client, url, done, token) = (client.clone(), url.clone(), done.clone(), token.map(str::to_owned));
+    for _ in 0..callers {
+        let (call, done) = (call.clone(), done.clone());
         tasks.push(tokio::spawn(async move {
             while Instant::now() < deadline {
-                let mut request = client.get(&url);
-                if let Some(token) = &token {
-                    request = request.header("X-Session-Token", token);
-                }
-                if request.send().await.is_ok_and(|r| r.status().is_success()) {
+                if call().await {
                     done.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -214,7 +215,7 @@ async fn rate(client: &reqwest::Client, concurrency: usize, length: Duration, ur
     for task in tasks {
         let _ = task.await;
     }
-    done.load(Ordering::Relaxed) as f64 / length.as_secs_f64()
+    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
 }
 
 /// [`latencies`] measured from a thread of its own, with its own client and runtime.

@@ -6,8 +6,10 @@ use std::sync::{Arc, Mutex};
 
 use crate::error::Error;
 
-/// How the operating system schedules the hashing threads against the rest of the process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How the operating system schedules the hashing threads against the rest of the process. Configuration reads
+/// it as `background` or `normal`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum HashingPriority {
     /// Hashes take only CPU time nothing else wants (Linux `SCHED_IDLE`): a flood of logins cannot slow session
     /// checks or any other request down, because a waking request thread preempts a hash at once. Under a load

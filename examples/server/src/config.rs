@@ -176,7 +176,7 @@ pub struct Hashers {
     pub concurrency: Option<usize>,
     /// How hashes are scheduled: `background` (default; hashes use only CPU time nothing else wants, so a login
     /// flood cannot slow session checks) or `normal` (hashes compete with requests for the cores).
-    pub priority: HashPriority,
+    pub priority: identity_auth::HashingPriority,
 }
 
 impl Default for Hashers {
@@ -186,19 +186,9 @@ impl Default for Hashers {
             argon2: Argon2Config::default(),
             bcrypt_cost: 12,
             concurrency: None,
-            priority: HashPriority::Background,
+            priority: identity_auth::HashingPriority::Background,
         }
     }
-}
-
-/// `hashers.priority`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum HashPriority {
-    /// Hashes run only on otherwise idle CPU time.
-    Background,
-    /// Hashes compete with requests.
-    Normal,
 }
 
 /// argon2id parameters.
@@ -541,9 +531,9 @@ mod tests {
         assert_eq!(config.public_url(), "http://127.0.0.1:4433");
         assert_eq!(config.admin_url(), "http://127.0.0.1:4434");
         assert_eq!(config.session.lifespan.parse().unwrap(), identity_core::time::Duration::hours(24));
-        assert_eq!(config.hashers.priority, HashPriority::Background);
+        assert_eq!(config.hashers.priority, identity_auth::HashingPriority::Background);
         let normal = Config::from_value(json!({"hashers": {"priority": "normal"}}), env(&[])).unwrap();
-        assert_eq!(normal.hashers.priority, HashPriority::Normal);
+        assert_eq!(normal.hashers.priority, identity_auth::HashingPriority::Normal);
     }
 
     #[test]

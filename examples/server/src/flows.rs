@@ -16,10 +16,9 @@ use identity_auth::{
 use identity_core::{AssuranceLevel, FlowId};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-
-use crate::error::ApiError;
 use subtle::ConstantTimeEq as _;
 
+use crate::error::ApiError;
 use crate::http::{Audience, body_object, cookie, identity_view, session_view, wants_json};
 use crate::state::AppState;
 

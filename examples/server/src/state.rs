@@ -8,7 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use identity_auth::{
     Admin, AdminParts, Argon2Params, Authenticator, CipherKey, EnrollmentSettings, Enrollments, HashAlgorithm,
-    HasherConfig, HashingPriority, LookupSecrets, PasswordHasher, PasswordPolicy, RateLimit, SecretCipher, SelfService,
+    HasherConfig, LookupSecrets, PasswordHasher, PasswordPolicy, RateLimit, SecretCipher, SelfService,
     SelfServiceParts, SelfServiceSettings, SessionSettings, Sessions, TotpSettings, TotpVerifier,
 };
 use identity_core::{Clock, SecretBytes, SystemClock};
@@ -119,10 +119,7 @@ impl AppState {
             Some(hashes) => hasher.with_concurrency(hashes)?,
             None => hasher,
         };
-        let hasher = Arc::new(hasher.with_priority(match config.hashers.priority {
-            crate::config::HashPriority::Background => HashingPriority::Background,
-            crate::config::HashPriority::Normal => HashingPriority::Normal,
-        }));
+        let hasher = Arc::new(hasher.with_priority(config.hashers.priority));
         let cipher_keys = keys
             .cipher
             .iter()
