@@ -16,7 +16,7 @@ use identity_store::Store;
 use serde_json::json;
 use support::*;
 
-on_every_store!(
+identity_store::on_every_store!(
     an_administrator_signs_in_with_email_or_username,
     identities_are_found_by_id_and_by_email,
     a_password_reset_ends_every_session,

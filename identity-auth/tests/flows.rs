@@ -13,7 +13,7 @@ use identity_store::Store;
 use serde_json::Value;
 use support::*;
 
-on_every_store!(
+identity_store::on_every_store!(
     an_api_flow_has_kratos_shape_and_no_csrf,
     a_browser_flow_demands_its_csrf_token,
     flows_expire_and_unknown_or_foreign_ones_are_not_found,

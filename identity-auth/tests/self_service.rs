@@ -16,7 +16,7 @@ use identity_store::Store;
 use serde_json::{Value, json};
 use support::*;
 
-on_every_store!(
+identity_store::on_every_store!(
     registration_creates_the_identity_signs_in_and_sends_verification,
     registration_refuses_bad_traits_weak_passwords_and_taken_emails_as_messages,
     flows_refuse_wrong_csrf_wrong_methods_and_expiry,

@@ -15,7 +15,7 @@ use identity_core::{
 use identity_store::Store;
 use support::*;
 
-on_every_store!(
+identity_store::on_every_store!(
     a_session_is_issued_with_its_token_once_and_checked,
     revoked_expired_and_disabled_sessions_are_inactive,
     highest_available_asks_for_the_second_factor_an_identity_has,

@@ -11,7 +11,7 @@ use identity_core::{Operation, Permission, ProjectId, ScopeLevel};
 use identity_rbac::{Acl, Error, OrganizationSnapshot, PlatformAdministrators, Subject, Visibility, scopes};
 use identity_store::Store;
 use serde_json::json;
-use support::{World, on_every_store};
+use support::World;
 
 use ScopeLevel::{Organization as Org, Project as Proj};
 
@@ -281,7 +281,7 @@ async fn seeding_twice_keeps_the_roles_and_their_changes(store: Arc<dyn Store>) 
     assert_eq!(kept.scopes.global.get("compute:clusters"), Permission::ALL);
 }
 
-on_every_store!(
+identity_store::on_every_store!(
     roles_of_several_groups_add_up,
     projects_grant_only_through_the_groups_they_are_shared_with,
     a_subject_in_no_group_sees_nothing,

@@ -172,6 +172,24 @@ pub async fn sqlite_in_memory() -> Arc<dyn crate::Store> {
     Arc::new(store)
 }
 
+/// Runs each scenario, an `async fn(Arc<dyn Store>)` in the calling module, as two `#[tokio::test]`s: on a fresh
+/// memory store (in module `memory`) and on a fresh [`sqlite_in_memory`] store (in module `sqlite`). Other crates'
+/// integration tests use it to hold their behaviour to both backends.
+#[cfg(feature = "sqlite")]
+#[macro_export]
+macro_rules! on_every_store {
+    ($($scenario:ident),* $(,)?) => {
+        mod memory {
+            $(#[tokio::test] async fn $scenario() {
+                super::$scenario(::std::sync::Arc::new($crate::MemoryStore::new())).await
+            })*
+        }
+        mod sqlite {
+            $(#[tokio::test] async fn $scenario() { super::$scenario($crate::testing::sqlite_in_memory().await).await })*
+        }
+    };
+}
+
 /// A clock standing at [`START`].
 pub fn clock() -> TestClock {
     TestClock::new(START)

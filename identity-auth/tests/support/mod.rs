@@ -19,25 +19,6 @@ pub fn store() -> Arc<dyn Store> {
     Arc::new(MemoryStore::new())
 }
 
-/// An in-memory SQLite store, migrated.
-pub async fn sqlite() -> Arc<dyn Store> {
-    identity_store::testing::sqlite_in_memory().await
-}
-
-/// Runs each scenario (an `async fn(Arc<dyn Store>)` of the test file) once on the memory store and once on
-/// SQLite.
-#[allow(unused_macros)]
-macro_rules! on_every_store {
-    ($($scenario:ident),* $(,)?) => {
-        mod memory {
-            $(#[tokio::test] async fn $scenario() { super::$scenario(super::store()).await })*
-        }
-        mod sqlite {
-            $(#[tokio::test] async fn $scenario() { super::$scenario(super::sqlite().await).await })*
-        }
-    };
-}
-
 /// 2040-06-01: inside the test certificates' validity.
 pub fn clock() -> Arc<TestClock> {
     Arc::new(TestClock::new(date_time_ymd(2040, 6, 1)))

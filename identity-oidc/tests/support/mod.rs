@@ -11,31 +11,11 @@ use identity_core::{
     TestClock, TokenHash, VerifiableAddress,
 };
 use identity_oidc::*;
-use identity_store::{MemoryStore, Store};
+use identity_store::Store;
 
 pub const ISSUER: &str = "https://id.example";
 pub const REDIRECT: &str = "https://app.example/callback";
 pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-
-pub fn memory() -> Arc<dyn Store> {
-    Arc::new(MemoryStore::new())
-}
-
-pub async fn sqlite() -> Arc<dyn Store> {
-    identity_store::testing::sqlite_in_memory().await
-}
-
-/// Runs each scenario (an `async fn(Arc<dyn Store>)`) on the memory store and on SQLite.
-macro_rules! on_every_store {
-    ($($scenario:ident),* $(,)?) => {
-        mod memory {
-            $(#[tokio::test] async fn $scenario() { super::$scenario(super::support::memory()).await })*
-        }
-        mod sqlite {
-            $(#[tokio::test] async fn $scenario() { super::$scenario(super::support::sqlite().await).await })*
-        }
-    };
-}
 
 pub struct World {
     pub store: Arc<dyn Store>,

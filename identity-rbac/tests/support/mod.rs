@@ -17,26 +17,6 @@ pub fn memory() -> Arc<dyn Store> {
     Arc::new(MemoryStore::new())
 }
 
-/// An in-memory SQLite store, migrated.
-pub async fn sqlite() -> Arc<dyn Store> {
-    identity_store::testing::sqlite_in_memory().await
-}
-
-/// Runs each scenario (an `async fn(Arc<dyn Store>)` of the test file) on the memory store and on SQLite.
-#[allow(unused_macros)]
-macro_rules! on_every_store {
-    ($($scenario:ident),* $(,)?) => {
-        mod memory {
-            $(#[tokio::test] async fn $scenario() { super::$scenario(super::support::memory()).await })*
-        }
-        mod sqlite {
-            $(#[tokio::test] async fn $scenario() { super::$scenario(super::support::sqlite().await).await })*
-        }
-    };
-}
-#[allow(unused_imports)]
-pub(crate) use on_every_store;
-
 /// A store with the built-in roles and one organization, `acme`.
 pub struct World {
     pub store: Arc<dyn Store>,
