@@ -123,12 +123,16 @@ impl Provider {
         let Some(record) = self.store.find_token(&identity_auth::hash_token(token)).await? else {
             return Ok(Introspection::default());
         };
-        if record.kind != TokenKind::RefreshToken || record.expires_at <= now || GrantDocument::decode(&record)?.used {
+        if record.kind != TokenKind::RefreshToken || record.expires_at <= now {
+            return Ok(Introspection::default());
+        }
+        let document = GrantDocument::decode(&record)?;
+        if document.used {
             return Ok(Introspection::default());
         }
         Ok(Introspection {
             active: true,
-            scope: Some(GrantDocument::decode(&record)?.scope),
+            scope: Some(document.scope),
             client_id: Some(record.client_id),
             sub: record.identity_id.map(|id| id.to_string()),
             exp: Some(record.expires_at.unix_timestamp()),

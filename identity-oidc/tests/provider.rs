@@ -15,7 +15,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{Value, json};
 use support::*;
 
-on_every_store!(
+identity_store::on_every_store!(
     authorization_code_with_pkce_issues_tokens_bound_to_the_session,
     a_bad_client_or_redirect_uri_is_shown_not_redirected,
     later_errors_go_to_the_redirect_uri_with_state,
@@ -195,6 +195,7 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_family(store: Arc<dy
     let newer = second.refresh_token.clone().unwrap();
     assert_ne!(old, newer);
     assert!(w.provider.introspect(&second.access_token).await.unwrap().active);
+    assert!(!w.provider.introspect(&old).await.unwrap().active, "a rotated refresh token still introspects active");
     // Replaying the old one: refused, and everything of the grant goes.
     let err = w.provider.token(&w.refresh(&old), None).await.unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::InvalidGrant));

@@ -160,24 +160,22 @@ impl OAuth2Store for SqlStore {
     }
 
     async fn revoke_grant(&self, grant: GrantId) -> Result<u64, Error> {
-        let done = sqlx::query("DELETE FROM oauth2_tokens WHERE grant_id = $1")
-            .bind(grant.to_string())
-            .execute(self.pool())
-            .await
-            .map_err(map_error)?;
-        Ok(done.rows_affected())
+        self.delete_tokens("DELETE FROM oauth2_tokens WHERE grant_id = $1", grant.to_string()).await
     }
 
     async fn revoke_tokens_of(&self, identity: IdentityId) -> Result<u64, Error> {
-        let done = sqlx::query("DELETE FROM oauth2_tokens WHERE identity_id = $1")
-            .bind(identity.to_string())
-            .execute(self.pool())
-            .await
-            .map_err(map_error)?;
-        Ok(done.rows_affected())
+        self.delete_tokens("DELETE FROM oauth2_tokens WHERE identity_id = $1", identity.to_string()).await
     }
 
     async fn delete_expired_tokens(&self, now: OffsetDateTime) -> Result<u64, Error> {
         self.delete_lapsed("DELETE FROM oauth2_tokens WHERE expires_at <= $1", now).await
+    }
+}
+
+impl SqlStore {
+    /// Runs a `DELETE` of tokens keyed by one id; returns how many went.
+    async fn delete_tokens(&self, sql: &'static str, key: String) -> Result<u64, Error> {
+        let done = sqlx::query(sql).bind(key).execute(self.pool()).await.map_err(map_error)?;
+        Ok(done.rows_affected())
     }
 }
