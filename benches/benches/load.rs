@@ -160,7 +160,9 @@ fn serve_apart(config: identity_server::config::Config) -> (SocketAddr, tokio::s
     let (started, address) = std::sync::mpsc::channel();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a runtime");
+        // Named, so that a profile tells the server's work from the driver's (`perf report --comms server`).
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().thread_name("server").enable_all().build().expect("a runtime");
         runtime.block_on(async move {
             let server = identity_server::server::start(config).await.expect("the server");
             let _ = started.send(server.public);

@@ -4,7 +4,14 @@
 use axum::http::{HeaderMap, header};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use identity_core::{CredentialType, Identity, Session};
+use std::collections::BTreeSet;
+
+use identity_core::time::OffsetDateTime;
+use identity_core::{
+    AssuranceLevel, AuthenticationMethod, AuthenticationPolicyId, CredentialType, Device, Identity, IdentityId,
+    IdentityState, IdentityType, OrganizationId, RecoveryAddress, RoleAttribute, Session, SessionId, VerifiableAddress,
+};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::error::ApiError;
@@ -21,46 +28,135 @@ pub enum Audience<'a> {
     },
 }
 
-/// `identity` as Kratos shows it to `audience`; `schema_url` is the public base URL.
-pub fn identity_view(identity: &Identity, public_url: &str, audience: Audience<'_>) -> Value {
-    let mut value = serde_json::to_value(identity).unwrap_or(Value::Null);
-    let Value::Object(map) = &mut value else { return value };
-    map.insert(
-        "schema_url".into(),
-        json!(format!("{public_url}/schemas/{}", URL_SAFE_NO_PAD.encode(identity.schema_id.as_bytes()))),
-    );
-    match audience {
-        Audience::Owner => {
-            map.remove("credentials");
-            map.remove("metadata_admin");
+/// `identity` as Kratos shows it to `audience`, written straight to JSON (no intermediate `Value`: whoami is a hot
+/// path). The fields are listed, not derived from [`Identity`], so that a field added to the domain is not shown
+/// to anybody until it is added here; a test compares this list with the domain's.
+#[derive(Serialize)]
+pub struct IdentityView<'a> {
+    id: &'a IdentityId,
+    schema_id: &'a str,
+    schema_url: String,
+    traits: &'a Value,
+    state: IdentityState,
+    #[serde(with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    state_changed_at: Option<OffsetDateTime>,
+    #[serde(rename = "type")]
+    identity_type: IdentityType,
+    is_admin: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    external_id: Option<&'a str>,
+    role_attributes: &'a BTreeSet<RoleAttribute>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth_policy_id: Option<&'a AuthenticationPolicyId>,
+    organization_id: Option<&'a OrganizationId>,
+    verifiable_addresses: &'a [VerifiableAddress],
+    recovery_addresses: &'a [RecoveryAddress],
+    metadata_public: Option<&'a Value>,
+    /// Shown (even when empty, as `null`) to operators only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata_admin: Option<Option<&'a Value>>,
+    /// Operators only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    credentials: Option<Value>,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: OffsetDateTime,
+}
+
+impl<'a> IdentityView<'a> {
+    /// `identity` as `audience` sees it; `public_url` is the base of its `schema_url`.
+    pub fn new(identity: &'a Identity, public_url: &str, audience: Audience<'_>) -> Self {
+        let (metadata_admin, credentials) = match audience {
+            Audience::Owner => (None, None),
+            Audience::Admin { include } => {
+                (Some(identity.metadata_admin.as_ref()), Some(admin_credentials(identity, include)))
+            }
+        };
+        Self {
+            id: &identity.id,
+            schema_id: &identity.schema_id,
+            schema_url: format!("{public_url}/schemas/{}", URL_SAFE_NO_PAD.encode(identity.schema_id.as_bytes())),
+            traits: &identity.traits,
+            state: identity.state,
+            state_changed_at: identity.state_changed_at,
+            identity_type: identity.identity_type,
+            is_admin: identity.is_admin,
+            external_id: identity.external_id.as_deref(),
+            role_attributes: &identity.role_attributes,
+            auth_policy_id: identity.auth_policy_id.as_ref(),
+            organization_id: identity.organization_id.as_ref(),
+            verifiable_addresses: &identity.verifiable_addresses,
+            recovery_addresses: &identity.recovery_addresses,
+            metadata_public: identity.metadata_public.as_ref(),
+            metadata_admin,
+            credentials,
+            created_at: identity.created_at,
+            updated_at: identity.updated_at,
         }
-        Audience::Admin { include } => {
-            if let Some(Value::Object(credentials)) = map.get_mut("credentials") {
-                for (kind, credential) in credentials.iter_mut() {
-                    let Value::Object(credential) = credential else { continue };
-                    credential.insert("type".into(), json!(kind));
-                    let included = include.iter().any(|wanted| wanted.as_str() == kind);
-                    if !included {
-                        credential.insert("config".into(), json!({}));
-                    }
-                }
+    }
+}
+
+/// The credentials as Kratos' admin API lists them: each with its `type`, its config empty unless `include`
+/// names the type.
+fn admin_credentials(identity: &Identity, include: &[CredentialType]) -> Value {
+    let mut credentials = serde_json::to_value(&identity.credentials).unwrap_or(Value::Null);
+    if let Value::Object(credentials) = &mut credentials {
+        for (kind, credential) in credentials.iter_mut() {
+            let Value::Object(credential) = credential else { continue };
+            credential.insert("type".into(), json!(kind));
+            if !include.iter().any(|wanted| wanted.as_str() == kind) {
+                credential.insert("config".into(), json!({}));
             }
         }
     }
-    value
+    credentials
 }
 
-/// `session` with its `identity` embedded, as Kratos shows it; the token's hash is not shown.
-pub fn session_view(session: &Session, identity: Option<&Identity>, public_url: &str) -> Value {
-    let mut value = serde_json::to_value(session).unwrap_or(Value::Null);
-    if let Value::Object(map) = &mut value {
-        map.remove("token_hash");
-        map.remove("identity_id");
-        if let Some(identity) = identity {
-            map.insert("identity".into(), identity_view(identity, public_url, Audience::Owner));
+/// `identity` as Kratos shows it to `audience`, as a JSON value to embed in a larger body.
+pub fn identity_view(identity: &Identity, public_url: &str, audience: Audience<'_>) -> Value {
+    serde_json::to_value(IdentityView::new(identity, public_url, audience)).unwrap_or(Value::Null)
+}
+
+/// A session as Kratos shows it, with its identity embedded when known; never the token's hash. Listed field by
+/// field for the same reason as [`IdentityView`].
+#[derive(Serialize)]
+pub struct SessionView<'a> {
+    id: &'a SessionId,
+    active: bool,
+    authenticator_assurance_level: AssuranceLevel,
+    authentication_methods: &'a [AuthenticationMethod],
+    #[serde(with = "time::serde::rfc3339")]
+    issued_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    authenticated_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    expires_at: OffsetDateTime,
+    devices: &'a [Device],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    identity: Option<IdentityView<'a>>,
+}
+
+impl<'a> SessionView<'a> {
+    /// `session`, with `identity` (as its owner sees it) when given.
+    pub fn new(session: &'a Session, identity: Option<&'a Identity>, public_url: &str) -> Self {
+        Self {
+            id: &session.id,
+            active: session.active,
+            authenticator_assurance_level: session.authenticator_assurance_level,
+            authentication_methods: &session.authentication_methods,
+            issued_at: session.issued_at,
+            authenticated_at: session.authenticated_at,
+            expires_at: session.expires_at,
+            devices: &session.devices,
+            identity: identity.map(|identity| IdentityView::new(identity, public_url, Audience::Owner)),
         }
     }
-    value
+}
+
+/// `session` as a JSON value to embed in a larger body (see [`SessionView`]).
+pub fn session_view(session: &Session, identity: Option<&Identity>, public_url: &str) -> Value {
+    serde_json::to_value(SessionView::new(session, identity, public_url)).unwrap_or(Value::Null)
 }
 
 /// The session token a request carries: `X-Session-Token`, `Authorization: Bearer`, or the session cookie.
@@ -166,6 +262,89 @@ mod tests {
         headers.insert("x-session-token", HeaderValue::from_static("h3ader"));
         assert_eq!(session_token(&headers, "ory_kratos_session").as_deref(), Some("h3ader"));
         assert_eq!(session_token(&HeaderMap::new(), "ory_kratos_session"), None);
+    }
+
+    /// An identity and a session with every optional field set, so that a field left out of a view shows.
+    fn everything() -> (Identity, Session) {
+        use identity_core::{AddressVia, Credential, CredentialConfig, TokenHash};
+        let now = OffsetDateTime::UNIX_EPOCH + identity_core::time::Duration::days(20_000);
+        let mut identity = Identity::new("default", json!({"email": "a@b.c"}), now).unwrap();
+        identity.state_changed_at = Some(now);
+        identity.external_id = Some("hr-1".into());
+        identity.role_attributes.insert("ops".parse().unwrap());
+        identity.auth_policy_id = Some(AuthenticationPolicyId::new());
+        identity.organization_id = Some(OrganizationId::new());
+        identity.verifiable_addresses.push(VerifiableAddress::new("a@b.c", AddressVia::Email, now).unwrap());
+        identity.recovery_addresses.push(RecoveryAddress::new("a@b.c", AddressVia::Email, now).unwrap());
+        identity.metadata_public = Some(json!({"plan": "pro"}));
+        identity.metadata_admin = Some(json!({"note": "vip"}));
+        let key = CredentialConfig::Webauthn(json!({"key": "k"}));
+        identity.credentials.insert(Credential::new(key, vec!["a@b.c".into()], now).unwrap());
+        let method =
+            AuthenticationMethod { method: CredentialType::Password, aal: AssuranceLevel::Aal1, completed_at: now };
+        let mut session = Session::new(
+            identity.id,
+            TokenHash::from_bytes([7; 32]),
+            vec![method],
+            now,
+            identity_core::time::Duration::hours(1),
+        )
+        .unwrap();
+        session.devices.push(Device {
+            id: identity_core::DeviceId::new(),
+            ip_address: Some(std::net::IpAddr::from([127, 0, 0, 1])),
+            user_agent: None,
+            location: None,
+        });
+        (identity, session)
+    }
+
+    fn without(mut value: Value, keys: &[&str]) -> Value {
+        for key in keys {
+            value.as_object_mut().unwrap().remove(*key);
+        }
+        value
+    }
+
+    #[test]
+    fn an_owner_sees_every_field_of_the_identity_but_its_credentials_and_admin_metadata() {
+        let (identity, _) = everything();
+        let mut expected = without(serde_json::to_value(&identity).unwrap(), &["credentials", "metadata_admin"]);
+        expected["schema_url"] = json!("https://id.example/schemas/ZGVmYXVsdA");
+        assert_eq!(identity_view(&identity, "https://id.example", Audience::Owner), expected);
+    }
+
+    #[test]
+    fn an_operator_sees_credentials_with_their_type_and_configs_only_when_asked() {
+        let (identity, _) = everything();
+        let mut expected = serde_json::to_value(&identity).unwrap();
+        expected["schema_url"] = json!("https://id.example/schemas/ZGVmYXVsdA");
+        expected["credentials"]["webauthn"]["type"] = json!("webauthn");
+        let included =
+            identity_view(&identity, "https://id.example", Audience::Admin { include: &[CredentialType::Webauthn] });
+        assert_eq!(included, expected);
+        expected["credentials"]["webauthn"]["config"] = json!({});
+        assert_eq!(identity_view(&identity, "https://id.example", Audience::Admin { include: &[] }), expected);
+        let mut bare = identity.clone();
+        bare.metadata_admin = None;
+        assert_eq!(
+            identity_view(&bare, "https://id.example", Audience::Admin { include: &[] })["metadata_admin"],
+            Value::Null
+        );
+    }
+
+    #[test]
+    fn a_session_shows_every_field_but_its_token_hash_and_embeds_its_identity() {
+        let (identity, session) = everything();
+        let mut expected = without(serde_json::to_value(&session).unwrap(), &["token_hash", "identity_id"]);
+        assert_eq!(session_view(&session, None, "https://id.example"), expected);
+        expected["identity"] = identity_view(&identity, "https://id.example", Audience::Owner);
+        assert_eq!(session_view(&session, Some(&identity), "https://id.example"), expected);
+        assert!(
+            !serde_json::to_string(&SessionView::new(&session, Some(&identity), "x"))
+                .unwrap()
+                .contains(&session.token_hash.to_hex())
+        );
     }
 
     #[test]

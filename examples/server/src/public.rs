@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::error::ApiError;
 use crate::flows;
-use crate::http::{session_token, session_view};
+use crate::http::{SessionView, session_token};
 use crate::state::AppState;
 
 /// The public router.
@@ -83,23 +83,23 @@ pub(crate) fn token_of(app: &AppState, headers: &HeaderMap) -> Option<String> {
 async fn whoami(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, ApiError> {
     let token = token_of(&app, &headers).ok_or(identity_auth::Error::SessionInactive)?;
     let (session, identity) = app.sessions.check(&token, RequiredAal::HighestAvailable).await?;
-    let mut response = Json(session_view(&session, Some(&identity), &app.public_url)).into_response();
+    let mut response = Json(SessionView::new(&session, Some(&identity), &app.public_url)).into_response();
     if let Ok(value) = HeaderValue::from_str(&identity.id.to_string()) {
         response.headers_mut().insert("x-kratos-authenticated-identity-id", value);
     }
     Ok(response)
 }
 
-async fn my_sessions(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+async fn my_sessions(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, ApiError> {
     let token = token_of(&app, &headers).ok_or(identity_auth::Error::SessionInactive)?;
     let (current, identity) = app.sessions.check(&token, RequiredAal::HighestAvailable).await?;
     let sessions = app.sessions.list(identity.id, true).await?;
-    let others: Vec<Value> = sessions
+    let others: Vec<SessionView<'_>> = sessions
         .iter()
         .filter(|session| session.id != current.id)
-        .map(|session| session_view(session, Some(&identity), &app.public_url))
+        .map(|session| SessionView::new(session, Some(&identity), &app.public_url))
         .collect();
-    Ok(Json(Value::Array(others)))
+    Ok(Json(others).into_response())
 }
 
 async fn revoke_my_other_sessions(
