@@ -8,13 +8,13 @@ use std::sync::Arc;
 use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine as _;
 use identity_core::{HashedPassword, SecretString};
-use password_hash::phc::PasswordHash;
-use password_hash::{PasswordHasher as _, PasswordVerifier as _};
+use password_hash::PasswordVerifier as _;
+use password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use subtle::ConstantTimeEq;
 use tokio::sync::{OnceCell, Semaphore};
 
 use crate::error::Error;
-use crate::hash_pool::{HashPool, HashingPriority};
+use crate::hash_pool::{HashPool, HashingPriority, with_blocks};
 
 /// The longest password argon2id is asked to hash, in bytes: long enough for any passphrase, short enough
 /// that nobody can make the server hash megabytes.
@@ -180,11 +180,7 @@ impl PasswordHasher {
             return Err(Error::PasswordTooLong { max });
         }
         let encoded = match self.config.algorithm {
-            HashAlgorithm::Argon2id => self
-                .argon2
-                .hash_password(bytes)
-                .map(|hash| hash.to_string())
-                .map_err(|e| Error::Internal { reason: format!("argon2: {e}") })?,
+            HashAlgorithm::Argon2id => self.argon2_hash(bytes)?,
             HashAlgorithm::Bcrypt => bcrypt::non_truncating_hash(bytes, self.config.bcrypt_cost)
                 .map_err(|e| Error::Internal { reason: format!("bcrypt: {e}") })?,
         };
@@ -199,7 +195,7 @@ impl PasswordHasher {
             return Ok(Verification::Mismatch);
         }
         let matched = match &parsed {
-            Parsed::Argon2 { hash, .. } => Argon2::default().verify_password(bytes, hash).is_ok(),
+            Parsed::Argon2 { hash, params, .. } => self.argon2_matches(bytes, hash, params),
             Parsed::Pbkdf2(hash) => pbkdf2::Pbkdf2::SHA256.verify_password(bytes, hash).is_ok(),
             Parsed::Scrypt { log_n, r, p, salt, hash } => {
                 let params = scrypt::Params::new(*log_n, *r, *p)
@@ -213,6 +209,42 @@ impl PasswordHasher {
             Parsed::Bcrypt { .. } => bcrypt::non_truncating_verify(bytes, hash.as_str()).unwrap_or(false),
         };
         Ok(if matched { Verification::Match { rehash: self.needs_rehash(&parsed) } } else { Verification::Mismatch })
+    }
+
+    /// A new argon2id PHC string for `password`, computed on the thread's kept memory (see `with_blocks`).
+    fn argon2_hash(&self, password: &[u8]) -> Result<String, Error> {
+        let internal = |e: &dyn std::fmt::Display| Error::Internal { reason: format!("argon2: {e}") };
+        let salt = password_hash::try_generate_salt().map_err(|e| internal(&e))?;
+        let params = self.argon2.params();
+        let mut output = zeroize::Zeroizing::new(vec![0u8; params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN)]);
+        let keep = params.block_count();
+        with_blocks(keep, keep, |blocks| {
+            self.argon2.hash_password_into_with_memory(password, &salt, &mut output, blocks)
+        })
+        .map_err(|e| internal(&e))?;
+        let phc = PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(params).map_err(|e| internal(&e))?,
+            salt: Some(Salt::new(&salt).map_err(|e| internal(&e))?),
+            hash: Some(Output::new(&output).map_err(|e| internal(&e))?),
+        };
+        Ok(phc.to_string())
+    }
+
+    /// Whether `password` recomputes the stored argon2 `hash` (with its own salt, variant, version and `params`),
+    /// compared in constant time.
+    fn argon2_matches(&self, password: &[u8], hash: &PasswordHash, params: &Params) -> bool {
+        let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else { return false };
+        let Ok(algorithm) = Algorithm::try_from(hash.algorithm.as_str()) else { return false };
+        let Ok(version) = hash.version.map_or(Ok(Version::default()), Version::try_from) else { return false };
+        let argon2 = Argon2::new(algorithm, version, params.clone());
+        let mut computed = zeroize::Zeroizing::new(vec![0u8; expected.as_bytes().len()]);
+        let keep = self.argon2.params().block_count();
+        let done = with_blocks(params.block_count(), keep, |blocks| {
+            argon2.hash_password_into_with_memory(password, salt.as_ref(), &mut computed, blocks)
+        });
+        done.is_ok() && bool::from(computed.as_slice().ct_eq(expected.as_bytes()))
     }
 
     /// Runs a verification as costly as a real one and reports a mismatch: what to do when the account does
@@ -428,6 +460,7 @@ fn longest_common_substring(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use password_hash::PasswordHasher as _;
 
     /// Cheap parameters so tests run fast; the defaults are tested for what they are, not by hashing.
     fn fast(algorithm: HashAlgorithm) -> PasswordHasher {
@@ -467,6 +500,65 @@ mod tests {
         );
         assert_eq!(hasher.verify(&secret("correct horse batterY"), &hash).unwrap(), Verification::Mismatch);
         assert_ne!(hasher.hash(&secret("correct horse battery")).unwrap(), hash, "salts must differ");
+    }
+
+    #[test]
+    fn argon2_hashes_made_here_and_by_the_reference_implementation_verify_both_ways() {
+        let hasher = fast(HashAlgorithm::Argon2id);
+        let ours = hasher.hash(&secret("correct horse battery")).unwrap();
+        let parsed = PasswordHash::new(ours.as_str()).unwrap();
+        assert!(Argon2::default().verify_password(b"correct horse battery", &parsed).is_ok());
+        assert!(Argon2::default().verify_password(b"correct horse batterY", &parsed).is_err());
+        // Every variant, and an output length other than the default, as another system may have written them.
+        for (algorithm, output) in
+            [(Algorithm::Argon2id, None), (Algorithm::Argon2d, Some(16)), (Algorithm::Argon2i, Some(64))]
+        {
+            let theirs = Argon2::new(algorithm, Version::V0x13, Params::new(64, 1, 1, output).unwrap())
+                .hash_password_with_salt(b"password123", b"saltsaltsaltsalt")
+                .unwrap()
+                .to_string();
+            let result = hasher.verify(&secret("password123"), &hashed(&theirs)).unwrap();
+            assert!(matches!(result, Verification::Match { .. }), "{theirs}");
+            assert_eq!(hasher.verify(&secret("password12"), &hashed(&theirs)).unwrap(), Verification::Mismatch);
+        }
+        let v10 = Argon2::new(Algorithm::Argon2id, Version::V0x10, Params::new(64, 1, 1, None).unwrap())
+            .hash_password_with_salt(b"password123", b"saltsaltsaltsalt")
+            .unwrap()
+            .to_string();
+        assert!(matches!(hasher.verify(&secret("password123"), &hashed(&v10)).unwrap(), Verification::Match { .. }));
+    }
+
+    #[tokio::test]
+    async fn the_hashing_threads_kept_memory_gives_right_answers_for_any_cost_in_any_order() {
+        let hasher = Arc::new(
+            PasswordHasher::new(HasherConfig {
+                argon2: Argon2Params { memory_kib: 64, iterations: 1, parallelism: 1 },
+                ..HasherConfig::default()
+            })
+            .unwrap()
+            .with_concurrency(1)
+            .unwrap(),
+        );
+        // Costlier than the configuration (allocated apart), cheaper (a prefix of the kept memory), the same.
+        let made = |memory_kib| {
+            let params = Params::new(memory_kib, 1, 1, None).unwrap();
+            let encoded = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+                .hash_password_with_salt(b"password123", b"saltsaltsaltsalt")
+                .unwrap()
+                .to_string();
+            Some(hashed(&encoded))
+        };
+        for memory_kib in [256, 32, 64, 32, 256] {
+            let right = hasher.verify_async(secret("password123"), made(memory_kib)).await.unwrap();
+            assert!(matches!(right, Verification::Match { .. }), "m={memory_kib}");
+            let wrong = hasher.verify_async(secret("password124"), made(memory_kib)).await.unwrap();
+            assert_eq!(wrong, Verification::Mismatch, "m={memory_kib}");
+        }
+        let hash = hasher.hash_async(secret("async horse")).await.unwrap();
+        assert_eq!(
+            hasher.verify_async(secret("async horse"), Some(hash)).await.unwrap(),
+            Verification::Match { rehash: false }
+        );
     }
 
     #[test]
