@@ -46,7 +46,7 @@ pub use identity::{
     is_login_credential, login_identifiers, normalize_address, normalize_identifier, unique_keys,
 };
 pub use memory::MemoryStore;
-pub use oauth2::{ClientRecord, OAuth2Store, TokenKind, TokenRecord};
+pub use oauth2::{ClientRecord, OAuth2Store, StoredDocument, TokenKind, TokenRecord};
 pub use page::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest, PageToken};
 pub use rbac::RbacStore;
 pub use session::SessionStore;

@@ -20,7 +20,7 @@ use crate::identity::{
     AddressKind, IdentityFilter, IdentityStore, check_identity, is_login_credential, key_conflict, normalize_address,
     normalize_identifier, unique_keys, version_conflict,
 };
-use crate::oauth2::{ClientRecord, OAuth2Store, TokenRecord};
+use crate::oauth2::{ClientRecord, OAuth2Store, StoredDocument, TokenRecord};
 use crate::page::{Page, PageRequest, PageToken};
 use crate::rbac::RbacStore;
 use crate::session::SessionStore;
@@ -50,6 +50,7 @@ struct State {
     roles: BTreeMap<RoleId, Role>,
     projects: BTreeMap<ProjectId, Project>,
     clients: BTreeMap<String, ClientRecord>,
+    documents: BTreeMap<(String, String), StoredDocument>,
     tokens: HashMap<TokenHash, TokenRecord>,
 }
 
@@ -913,6 +914,42 @@ impl OAuth2Store for MemoryStore {
         let before = state.tokens.len();
         state.tokens.retain(|_, token| token.expires_at > now);
         Ok((before - state.tokens.len()) as u64)
+    }
+
+    async fn put_document(
+        &self,
+        kind: &str,
+        name: &str,
+        document: &serde_json::Value,
+        expected_version: Option<u64>,
+    ) -> Result<u64, Error> {
+        let mut state = self.write();
+        let key = (kind.to_owned(), name.to_owned());
+        let version = match (state.documents.get(&key), expected_version) {
+            (None, None) => 1,
+            (Some(_), None) => return Err(Error::conflict("document", name)),
+            (None, Some(_)) => return Err(Error::not_found("document", name)),
+            (Some(stored), Some(expected)) if stored.version == expected => expected + 1,
+            (Some(_), Some(_)) => return Err(Error::conflict("document version", name)),
+        };
+        let stored = StoredDocument { kind: key.0.clone(), name: key.1.clone(), version, document: document.clone() };
+        state.documents.insert(key, stored);
+        Ok(version)
+    }
+
+    async fn document(&self, kind: &str, name: &str) -> Result<Option<StoredDocument>, Error> {
+        Ok(self.read().documents.get(&(kind.to_owned(), name.to_owned())).cloned())
+    }
+
+    async fn list_documents(&self, kind: &str) -> Result<Vec<StoredDocument>, Error> {
+        Ok(self.read().documents.values().filter(|d| d.kind == kind).cloned().collect())
+    }
+
+    async fn delete_document(&self, kind: &str, name: &str) -> Result<(), Error> {
+        match self.write().documents.remove(&(kind.to_owned(), name.to_owned())) {
+            Some(_) => Ok(()),
+            None => Err(Error::not_found("document", name)),
+        }
     }
 }
 

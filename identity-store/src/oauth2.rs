@@ -1,4 +1,5 @@
-//! OAuth2 clients, and the codes and tokens issued to them, stored as documents whose shape identity-oidc owns.
+//! OAuth2 clients, the codes and tokens issued to them, and the provider's other named documents (signing keys,
+//! upstream providers), stored as documents whose shape identity-oidc owns.
 
 use async_trait::async_trait;
 use identity_core::{GrantId, IdentityId, TokenHash, time::OffsetDateTime};
@@ -69,6 +70,20 @@ pub struct TokenRecord {
     pub document: Value,
 }
 
+/// A named document of the OAuth2 provider (its signing key set, an upstream provider...), with the version that
+/// optimistic updates compare.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredDocument {
+    /// What it is (`signing_keys`, `upstream_provider`, ...).
+    pub kind: String,
+    /// Its name within the kind; unique per kind.
+    pub name: String,
+    /// 1 when created, one more at each replacement.
+    pub version: u64,
+    /// The document, as identity-oidc serialised it.
+    pub document: Value,
+}
+
 /// Where OAuth2 clients and their tokens live.
 #[async_trait]
 pub trait OAuth2Store: Send + Sync {
@@ -97,4 +112,22 @@ pub trait OAuth2Store: Send + Sync {
     async fn revoke_tokens_of(&self, identity: IdentityId) -> Result<u64, Error>;
     /// Deletes codes and tokens that lapsed before `now`; returns how many.
     async fn delete_expired_tokens(&self, now: OffsetDateTime) -> Result<u64, Error>;
+
+    /// Writes document `kind`/`name` and returns its new version. With `expected_version` `None` it creates the
+    /// document ([`Error::Conflict`] if it exists); with `Some(v)` it replaces the document only if its version is
+    /// still `v` ([`Error::Conflict`] if another writer got there first, [`Error::NotFound`] if it is gone), so
+    /// that replicas rotating keys at once cannot overwrite each other.
+    async fn put_document(
+        &self,
+        kind: &str,
+        name: &str,
+        document: &Value,
+        expected_version: Option<u64>,
+    ) -> Result<u64, Error>;
+    /// Document `kind`/`name`, if stored.
+    async fn document(&self, kind: &str, name: &str) -> Result<Option<StoredDocument>, Error>;
+    /// Every document of `kind`, ordered by name.
+    async fn list_documents(&self, kind: &str) -> Result<Vec<StoredDocument>, Error>;
+    /// Deletes document `kind`/`name`; [`Error::NotFound`] if absent.
+    async fn delete_document(&self, kind: &str, name: &str) -> Result<(), Error>;
 }

@@ -131,6 +131,8 @@ macro_rules! conformance_tests {
             expired_oauth2_tokens_are_deleted,
             deleting_an_oauth2_client_deletes_its_tokens,
             an_oauth2_token_needs_an_existing_client_identity_and_a_free_hash,
+            oauth2_documents_are_versioned_and_a_stale_replacement_is_refused,
+            concurrent_replacements_of_one_oauth2_document_let_one_win,
         }
     };
     (@names; $($check:ident),* $(,)?) => {
@@ -1771,6 +1773,59 @@ pub async fn revoking_an_identitys_tokens_spares_other_identities_and_clients(st
         assert_eq!(found.as_ref(), Some(token), "a token not ada's went");
     }
     assert_eq!(store.revoke_tokens_of(ada.id).await.expect("revoking again"), 0);
+}
+
+/// A document is created once, replaced only from the version last read, listed by kind in name order, and
+/// deleted once.
+pub async fn oauth2_documents_are_versioned_and_a_stale_replacement_is_refused(store: Arc<dyn Inspect>) {
+    let keys = serde_json::json!({"keys": ["a"]});
+    assert_eq!(store.put_document("signing_keys", "current", &keys, None).await.expect("creating"), 1);
+    let again = store.put_document("signing_keys", "current", &keys, None).await;
+    assert!(matches!(again, Err(Error::Conflict { .. })), "created twice: {again:?}");
+    let rotated = serde_json::json!({"keys": ["b", "a"]});
+    assert_eq!(store.put_document("signing_keys", "current", &rotated, Some(1)).await.expect("replacing"), 2);
+    let stale = store.put_document("signing_keys", "current", &keys, Some(1)).await;
+    assert!(matches!(stale, Err(Error::Conflict { .. })), "a stale replacement went through: {stale:?}");
+    let stored = store.document("signing_keys", "current").await.expect("reading").expect("stored");
+    assert_eq!((stored.version, &stored.document), (2, &rotated));
+    let missing = store.put_document("signing_keys", "nothing", &keys, Some(1)).await;
+    assert!(matches!(missing, Err(Error::NotFound { .. })), "{missing:?}");
+    for name in ["github", "google"] {
+        store.put_document("upstream_provider", name, &serde_json::json!({"id": name}), None).await.expect("creating");
+    }
+    let listed: Vec<String> =
+        store.list_documents("upstream_provider").await.expect("listing").into_iter().map(|d| d.name).collect();
+    assert_eq!(listed, ["github", "google"], "only the kind asked for, by name");
+    store.delete_document("upstream_provider", "github").await.expect("deleting");
+    assert_eq!(store.document("upstream_provider", "github").await.expect("reading"), None);
+    let twice = store.delete_document("upstream_provider", "github").await;
+    assert!(matches!(twice, Err(Error::NotFound { .. })), "{twice:?}");
+    assert!(store.document("signing_keys", "current").await.expect("reading").is_some(), "another kind went too");
+}
+
+/// Of writers replacing the same version at once (replicas rotating keys), exactly one succeeds.
+pub async fn concurrent_replacements_of_one_oauth2_document_let_one_win(store: Arc<dyn Inspect>) {
+    store.put_document("signing_keys", "current", &serde_json::json!({"n": 0}), None).await.expect("creating");
+    let writers: Vec<_> = (1..=8)
+        .map(|n| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store.put_document("signing_keys", "current", &serde_json::json!({"n": n}), Some(1)).await
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for writer in writers {
+        match writer.await.expect("a writer") {
+            Ok(version) => {
+                assert_eq!(version, 2);
+                won += 1;
+            }
+            Err(Error::Conflict { .. }) => {}
+            Err(other) => panic!("a writer failed otherwise: {other}"),
+        }
+    }
+    assert_eq!(won, 1, "exactly one replacement of version 1 wins");
 }
 
 /// Deleting expired tokens deletes those that lapsed before the instant given, counts them, keeps the rest.

@@ -6,11 +6,14 @@ use super::{Backend, SqlStore, map_error};
 use crate::error::Error;
 
 /// The migrations, oldest first: (version, SQL template).
-const MIGRATIONS: &[(i64, &str)] =
-    &[(1, include_str!("migrations/0001_initial.sql")), (2, include_str!("migrations/0002_address_keys.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/0001_initial.sql")),
+    (2, include_str!("migrations/0002_address_keys.sql")),
+    (3, include_str!("migrations/0003_oauth2_documents.sql")),
+];
 
 /// The newest schema version this build knows.
-pub const LATEST_VERSION: i64 = 2;
+pub const LATEST_VERSION: i64 = 3;
 
 /// The version from which addresses are indexed (see [`backfill_address_keys`]).
 const ADDRESS_KEYS: i64 = 2;

@@ -6,7 +6,8 @@ use sqlx::any::AnyRow;
 
 use super::{SqlStore, col, from_document, hash_from_bytes, instant, map_error, map_write_error, micros, to_document};
 use crate::error::Error;
-use crate::oauth2::{ClientRecord, OAuth2Store, TokenKind, TokenRecord};
+use crate::oauth2::{ClientRecord, OAuth2Store, StoredDocument, TokenKind, TokenRecord};
+use serde_json::Value;
 
 fn decode_client(row: &AnyRow) -> Result<ClientRecord, Error> {
     let client_id: String = col(row, "client_id")?;
@@ -170,6 +171,93 @@ impl OAuth2Store for SqlStore {
     async fn delete_expired_tokens(&self, now: OffsetDateTime) -> Result<u64, Error> {
         self.delete_lapsed("DELETE FROM oauth2_tokens WHERE expires_at <= $1", now).await
     }
+
+    async fn put_document(
+        &self,
+        kind: &str,
+        name: &str,
+        document: &Value,
+        expected_version: Option<u64>,
+    ) -> Result<u64, Error> {
+        let text = to_document("document", document)?;
+        let Some(expected) = expected_version else {
+            sqlx::query("INSERT INTO oauth2_documents (kind, name, version, document) VALUES ($1, $2, 1, $3)")
+                .bind(kind)
+                .bind(name)
+                .bind(text)
+                .execute(self.pool())
+                .await
+                .map_err(|e| {
+                    map_write_error(e, || Error::conflict("document", name), || Error::not_found("document", name))
+                })?;
+            return Ok(1);
+        };
+        let version = i64::try_from(expected).map_err(|_| Error::conflict("document version", name))?;
+        // Compare and swap in one statement: of two replicas replacing version v, one matches no row.
+        let done = sqlx::query(
+            "UPDATE oauth2_documents SET version = version + 1, document = $4 WHERE kind = $1 AND name = $2 AND version = $3",
+        )
+        .bind(kind)
+        .bind(name)
+        .bind(version)
+        .bind(text)
+        .execute(self.pool())
+        .await
+        .map_err(map_error)?;
+        if done.rows_affected() == 1 {
+            return Ok(expected + 1);
+        }
+        match self.document(kind, name).await? {
+            Some(_) => Err(Error::conflict("document version", name)),
+            None => Err(Error::not_found("document", name)),
+        }
+    }
+
+    async fn document(&self, kind: &str, name: &str) -> Result<Option<StoredDocument>, Error> {
+        let row =
+            sqlx::query("SELECT kind, name, version, document FROM oauth2_documents WHERE kind = $1 AND name = $2")
+                .bind(kind)
+                .bind(name)
+                .fetch_optional(self.pool())
+                .await
+                .map_err(map_error)?;
+        row.as_ref().map(decode_document).transpose()
+    }
+
+    async fn list_documents(&self, kind: &str) -> Result<Vec<StoredDocument>, Error> {
+        let rows =
+            sqlx::query("SELECT kind, name, version, document FROM oauth2_documents WHERE kind = $1 ORDER BY name")
+                .bind(kind)
+                .fetch_all(self.pool())
+                .await
+                .map_err(map_error)?;
+        rows.iter().map(decode_document).collect()
+    }
+
+    async fn delete_document(&self, kind: &str, name: &str) -> Result<(), Error> {
+        let done = sqlx::query("DELETE FROM oauth2_documents WHERE kind = $1 AND name = $2")
+            .bind(kind)
+            .bind(name)
+            .execute(self.pool())
+            .await
+            .map_err(map_error)?;
+        if done.rows_affected() == 0 {
+            return Err(Error::not_found("document", name));
+        }
+        Ok(())
+    }
+}
+
+fn decode_document(row: &AnyRow) -> Result<StoredDocument, Error> {
+    let name: String = col(row, "name")?;
+    let version: i64 = col(row, "version")?;
+    let document: String = col(row, "document")?;
+    Ok(StoredDocument {
+        kind: col(row, "kind")?,
+        version: u64::try_from(version).map_err(|_| Error::corrupt("document", &name, "negative version"))?,
+        document: from_document("document", &name, &document)?,
+        name,
+    })
 }
 
 impl SqlStore {
