@@ -3,9 +3,8 @@
 //! handed to jsonwebtoken as PKCS#8.
 //!
 //! [`KeySet::to_document`] and [`KeySet::from_document`] turn the set into JSON holding only private keys sealed by
-//! identity-auth's [`SecretCipher`]. Persisting that document (a file, a secret manager) is the caller's job for
-//! now: the store has no table for it yet, and a provider restarted without it starts a fresh key set, so every
-//! token issued before is refused.
+//! identity-auth's [`SecretCipher`]. [`KeySet::load_or_create`] and [`KeySet::rotate_stored`] keep that document
+//! in the store, so that a restarted provider and every replica sign and verify with the same keys.
 
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
 use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
@@ -14,6 +13,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use identity_auth::SecretCipher;
 use identity_core::{SealedSecret, SecretBytes};
+use identity_store::OAuth2Store;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -273,6 +273,68 @@ impl KeySet {
         let mut keys = keys.into_iter();
         let current = keys.next().ok_or_else(|| key_error("the key set document holds no key"))?;
         Ok(Self { current, previous: keys.next() })
+    }
+}
+
+/// Where the key set lives in the store: one document that every replica reads.
+const STORED_KIND: &str = "signing_keys";
+const STORED_NAME: &str = "current";
+
+impl KeySet {
+    /// The key set `store` holds, or a fresh one for `algorithm`, stored now, if it holds none. Of replicas starting
+    /// at once, one creates the set and the others read it.
+    pub async fn load_or_create(
+        store: &dyn OAuth2Store,
+        cipher: &SecretCipher,
+        algorithm: SigningAlgorithm,
+    ) -> Result<Self, Error> {
+        if let Some(keys) = Self::load(store, cipher).await? {
+            return Ok(keys);
+        }
+        let keys = Self::generate(algorithm)?;
+        match store.put_document(STORED_KIND, STORED_NAME, &keys.to_document(cipher)?, None).await {
+            Ok(_) => Ok(keys),
+            Err(identity_store::Error::Conflict { .. }) => Self::load(store, cipher)
+                .await?
+                .ok_or_else(|| key_error("the stored key set vanished while it was being created")),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// The key set `store` holds, if any.
+    pub async fn load(store: &dyn OAuth2Store, cipher: &SecretCipher) -> Result<Option<Self>, Error> {
+        match store.document(STORED_KIND, STORED_NAME).await? {
+            Some(stored) => Ok(Some(Self::from_document(&stored.document, cipher)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Rotates the stored set (see [`rotate`](Self::rotate)) away from the key `replacing` (the kid the caller
+    /// signs with) and returns it. If another replica already rotated away from that key, or does so meanwhile,
+    /// its rotation stands and is returned: replicas asked at once rotate once, not once each (which would drop the
+    /// key that signed the tokens still in use).
+    pub async fn rotate_stored(
+        store: &dyn OAuth2Store,
+        cipher: &SecretCipher,
+        algorithm: SigningAlgorithm,
+        replacing: &str,
+    ) -> Result<Self, Error> {
+        let Some(stored) = store.document(STORED_KIND, STORED_NAME).await? else {
+            return Self::load_or_create(store, cipher, algorithm).await;
+        };
+        let mut keys = Self::from_document(&stored.document, cipher)?;
+        if keys.current.kid != replacing {
+            return Ok(keys);
+        }
+        keys.rotate(algorithm)?;
+        let document = keys.to_document(cipher)?;
+        match store.put_document(STORED_KIND, STORED_NAME, &document, Some(stored.version)).await {
+            Ok(_) => Ok(keys),
+            Err(identity_store::Error::Conflict { .. }) => Self::load(store, cipher)
+                .await?
+                .ok_or_else(|| key_error("the stored key set vanished while it was being rotated")),
+            Err(other) => Err(other.into()),
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use std::sync::{Arc, RwLock};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use identity_auth::SecretCipher;
 use identity_core::time::Duration;
 use identity_core::{Clock, GrantId, IdentityId, Session, TokenHash};
 use identity_store::{Store, TokenKind, TokenRecord};
@@ -240,6 +241,26 @@ impl Provider {
     pub fn replace_keys(&self, keys: KeySet) {
         let mut slot = self.keys.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         *slot = Arc::new(keys);
+    }
+
+    /// Rotates the key set kept in the store away from the key this provider signs with (see
+    /// [`KeySet::rotate_stored`]: if another replica already did, its rotation is taken instead) and signs with the
+    /// new key from now on. Other replicas pick the rotation up with [`reload_keys`](Self::reload_keys).
+    pub async fn rotate_keys(&self, cipher: &SecretCipher, algorithm: SigningAlgorithm) -> Result<(), Error> {
+        let replacing = self.keys().current().kid().to_owned();
+        let keys = KeySet::rotate_stored(self.store.as_ref(), cipher, algorithm, &replacing).await?;
+        self.replace_keys(keys);
+        Ok(())
+    }
+
+    /// Reads the key set kept in the store again, so that a rotation made by another replica takes effect here:
+    /// call it on a timer shorter than the time between rotations, or when a token names a key this replica
+    /// does not know. Keeps the current set when the store holds none.
+    pub async fn reload_keys(&self, cipher: &SecretCipher) -> Result<(), Error> {
+        if let Some(keys) = KeySet::load(self.store.as_ref(), cipher).await? {
+            self.replace_keys(keys);
+        }
+        Ok(())
     }
 
     /// The JWKS document (RFC 7517).

@@ -34,6 +34,7 @@ identity_store::on_every_store!(
     eddsa_keys_rotate_and_keep_verifying_tokens_they_signed,
     rs256_keys_rotate_and_keep_verifying_tokens_they_signed,
     registration_validates_metadata_and_hides_the_secret,
+    replicas_share_the_stored_key_set_and_rotating_at_once_rotates_once,
 );
 
 async fn authorization_code_with_pkce_issues_tokens_bound_to_the_session(store: Arc<dyn Store>) {
@@ -490,4 +491,55 @@ async fn registration_validates_metadata_and_hides_the_secret(store: Arc<dyn Sto
     assert_eq!(w.provider.clients().list().await.unwrap().len(), 4);
     w.provider.clients().delete("new").await.unwrap();
     assert!(w.provider.clients().get("new").await.is_err());
+}
+
+fn cipher_of(byte: u8) -> identity_auth::SecretCipher {
+    let key = identity_auth::CipherKey::new(1, &identity_core::SecretBytes::new(vec![byte; 32])).unwrap();
+    identity_auth::SecretCipher::new(vec![key]).unwrap()
+}
+
+async fn replicas_share_the_stored_key_set_and_rotating_at_once_rotates_once(store: Arc<dyn Store>) {
+    let w = world(store.clone()).await;
+    let cipher = cipher_of(5);
+    // Two replicas start on one store: the first creates the set, the second reads it.
+    let first = KeySet::load_or_create(store.as_ref(), &cipher, SigningAlgorithm::ES256).await.unwrap();
+    let other = Provider::new(
+        store.clone(),
+        w.clock.clone(),
+        KeySet::load_or_create(store.as_ref(), &cipher, SigningAlgorithm::EdDSA).await.unwrap(),
+        ProviderSettings::new(ISSUER),
+    );
+    assert_eq!(other.keys().current().kid(), first.current().kid());
+    assert_eq!(other.keys().current().algorithm(), SigningAlgorithm::ES256, "the stored set, not a new one");
+    w.provider.reload_keys(&cipher).await.unwrap();
+    let original = w.provider.keys().current().kid().to_owned();
+    assert_eq!(original, first.current().kid());
+    let before = w.tokens().await;
+    assert!(other.verify_access_token(&before.access_token, ISSUER).is_ok(), "a replica verifies the other's token");
+
+    let (a, b) = tokio::join!(
+        w.provider.rotate_keys(&cipher, SigningAlgorithm::ES256),
+        other.rotate_keys(&cipher, SigningAlgorithm::ES256)
+    );
+    a.unwrap();
+    b.unwrap();
+    assert_eq!(w.provider.keys().current().kid(), other.keys().current().kid(), "both replicas sign with one key");
+    assert_ne!(w.provider.keys().current().kid(), original);
+    // Rotated once: the original key is still the previous one, so tokens it signed still verify everywhere.
+    assert!(w.provider.keys().find(&original).is_some(), "rotated twice: the key in use was dropped");
+    assert!(other.verify_access_token(&before.access_token, ISSUER).is_ok());
+    let after = w.tokens().await;
+    assert!(other.verify_access_token(&after.access_token, ISSUER).is_ok());
+
+    // A rotation on one replica reaches the other when it reloads.
+    w.provider.rotate_keys(&cipher, SigningAlgorithm::ES256).await.unwrap();
+    let newest = w.tokens().await;
+    assert!(other.verify_access_token(&newest.access_token, ISSUER).is_err(), "not reloaded yet");
+    other.reload_keys(&cipher).await.unwrap();
+    assert!(other.verify_access_token(&newest.access_token, ISSUER).is_ok());
+
+    // The stored document is sealed: another cipher cannot open it, and it holds no key in clear.
+    assert!(KeySet::load(store.as_ref(), &cipher_of(6)).await.is_err());
+    let stored = store.document("signing_keys", "current").await.unwrap().unwrap();
+    assert!(!stored.document.to_string().contains("PRIVATE KEY"));
 }
