@@ -42,6 +42,7 @@ fn provider(runtime: &tokio::runtime::Runtime, algorithm: SigningAlgorithm) -> (
             token_endpoint_auth_method: TokenEndpointAuthMethod::ClientSecretPost,
             login_uri: None,
             allowed_cors_origins: vec![],
+            tls_client_auth_subject_dn: None,
         }))
         .unwrap();
     let request = TokenRequest {

@@ -187,12 +187,36 @@ impl Authenticator {
                 (checked?, CredentialType::Password)
             }
             Presentation::Certificate { certificate, intermediates } => {
-                (self.check_certificate(&certificate, &intermediates, now).await?, CredentialType::X509)
+                (self.check_certificate(&certificate, &intermediates, now).await?.0, CredentialType::X509)
             }
             Presentation::ExternalJwt { token } => {
                 (self.check_jwt(token.expose_secret(), now).await?, CredentialType::ExtJwt)
             }
         };
+        self.first_factor_done(identity, method, now)
+    }
+
+    /// Checks a client certificate as [`authenticate`](Self::authenticate) does with
+    /// [`Presentation::Certificate`], and also returns the verified certificate: what an OAuth2 provider binds
+    /// tokens to (RFC 8705) and compares with a client's registered subject.
+    pub async fn authenticate_certificate(
+        &self,
+        certificate: &[u8],
+        intermediates: &[Vec<u8>],
+    ) -> Result<(Authenticated, crate::certificate::VerifiedCertificate), Error> {
+        let now = self.clock.now();
+        let (identity, verified) = self.check_certificate(certificate, intermediates, now).await?;
+        Ok((self.first_factor_done(identity, CredentialType::X509, now)?, verified))
+    }
+
+    /// What follows any first factor: a disabled identity stops here, the policy must allow `method`, and the
+    /// second factors still due are listed.
+    fn first_factor_done(
+        &self,
+        identity: Identity,
+        method: CredentialType,
+        now: OffsetDateTime,
+    ) -> Result<Authenticated, Error> {
         if !identity.is_active() {
             return Err(Error::IdentityDisabled);
         }
@@ -288,7 +312,7 @@ impl Authenticator {
         der: &[u8],
         intermediates: &[Vec<u8>],
         now: OffsetDateTime,
-    ) -> Result<Identity, Error> {
+    ) -> Result<(Identity, crate::certificate::VerifiedCertificate), Error> {
         let verifier = self.certificates.as_ref().ok_or(Error::MethodNotAllowed { method: "x509" })?;
         // An expired certificate is let through here only to learn whose it is: its holder's policy decides.
         let (certificate, expired) = verifier.verify_allowing_expired(der, intermediates, now)?;
@@ -296,7 +320,7 @@ impl Authenticator {
         if expired && !self.policy_of(&identity).primary.cert.allow_expired_certs {
             return Err(Error::CertificateExpired { not_after: certificate.not_after });
         }
-        Ok(identity)
+        Ok((identity, certificate))
     }
 
     async fn certificate_holder(

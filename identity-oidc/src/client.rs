@@ -41,7 +41,8 @@ pub enum TokenEndpointAuthMethod {
     ClientSecretBasic,
     /// The secret in the form body.
     ClientSecretPost,
-    /// A client certificate (RFC 8705). Registered here; the mutual-TLS check itself is not implemented yet.
+    /// A client certificate from the TLS handshake (RFC 8705 `tls_client_auth`): verified against the trusted CAs
+    /// by identity-auth, it must map to an identity and carry the registered `tls_client_auth_subject_dn`.
     TlsClientAuth,
     /// A public client: no secret, so PKCE is required.
     None,
@@ -84,6 +85,10 @@ pub struct Client {
     /// Origins allowed to call the token endpoint from a browser (Hydra's `allowed_cors_origins`).
     #[serde(default)]
     pub allowed_cors_origins: Vec<String>,
+    /// For `tls_client_auth`: the subject distinguished name (RFC 4514, e.g. `CN=billing,O=Acme`) the client's
+    /// certificate must carry (RFC 8705 §2.1.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_subject_dn: Option<String>,
 }
 
 impl Client {
@@ -136,6 +141,13 @@ impl Client {
         }
         if self.token_endpoint_auth_method.uses_secret() != self.client_secret_hash.is_some() {
             return invalid("token_endpoint_auth_method", "client_secret_* methods need a secret, the others none");
+        }
+        let mutual_tls = self.token_endpoint_auth_method == TokenEndpointAuthMethod::TlsClientAuth;
+        if mutual_tls != self.tls_client_auth_subject_dn.as_ref().is_some_and(|dn| !dn.trim().is_empty()) {
+            return invalid(
+                "tls_client_auth_subject_dn",
+                "tls_client_auth needs the certificate's subject, the others none",
+            );
         }
         if !self.scope.split_ascii_whitespace().all(is_scope_token) {
             return invalid("scope", "scopes are space-separated printable ASCII without `\"` or `\\`");
@@ -234,6 +246,9 @@ pub struct ClientRegistration {
     /// Browser origins allowed to call the token endpoint.
     #[serde(default)]
     pub allowed_cors_origins: Vec<String>,
+    /// For `tls_client_auth`, the subject DN its certificate carries (see [`Client::tls_client_auth_subject_dn`]).
+    #[serde(default)]
+    pub tls_client_auth_subject_dn: Option<String>,
 }
 
 /// A client secret as handed out at registration or rotation. Shown once; never stored, logged or serialised.
@@ -313,6 +328,7 @@ impl Clients {
             token_endpoint_auth_method: registration.token_endpoint_auth_method,
             login_uri: registration.login_uri,
             allowed_cors_origins: registration.allowed_cors_origins,
+            tls_client_auth_subject_dn: registration.tls_client_auth_subject_dn,
         };
         client.validate()?;
         self.store.create_client(&client.to_record(self.clock.now())?).await?;

@@ -8,7 +8,8 @@ use serde_json::Value;
 
 use crate::client::Client;
 use crate::error::Error;
-use crate::provider::{ACCESS_TOKEN_TYP, AccessTokenClaims, GrantDocument, Provider};
+use crate::provider::{ACCESS_TOKEN_TYP, AccessTokenClaims, Confirmation, GrantDocument, Provider};
+use subtle::ConstantTimeEq as _;
 
 /// The longest token looked at; real access tokens are well under 2 KiB.
 const MAX_TOKEN_LENGTH: usize = 16 * 1024;
@@ -42,6 +43,9 @@ pub struct Introspection {
     /// `access_token` or `refresh_token` (RFC 7662 leaves the vocabulary open; these are RFC 7009's hints).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_type: Option<&'static str>,
+    /// The certificate an access token is bound to (RFC 8705 §3.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
 }
 
 fn refused(reason: &'static str) -> Error {
@@ -53,7 +57,37 @@ impl Provider {
     /// by a key of the set (by `kid`, with that key's algorithm only, so `none` and HMAC never pass), `typ`
     /// `at+jwt` (so an ID token is refused), `iss`, `aud` and `exp` against this provider's clock. It does not
     /// see revocations; [`introspect`](Self::introspect) does.
+    ///
+    /// A token bound to a client certificate (`cnf.x5t#S256`, RFC 8705) is refused here: use
+    /// [`verify_bound_access_token`](Self::verify_bound_access_token) with the certificate of the connection.
     pub fn verify_access_token(&self, token: &str, audience: &str) -> Result<AccessTokenClaims, Error> {
+        let claims = self.decode_access_token(token, audience)?;
+        if claims.cnf.is_some() {
+            return Err(refused("bound to a client certificate, and none was presented"));
+        }
+        Ok(claims)
+    }
+
+    /// [`verify_access_token`](Self::verify_access_token) for a request that came with the client certificate
+    /// `certificate_der` (mutual TLS): a token bound to a certificate passes only with that same certificate
+    /// (its SHA-256 thumbprint compared in constant time); an unbound token passes as a bearer token.
+    pub fn verify_bound_access_token(
+        &self,
+        token: &str,
+        audience: &str,
+        certificate_der: &[u8],
+    ) -> Result<AccessTokenClaims, Error> {
+        let claims = self.decode_access_token(token, audience)?;
+        if let Some(cnf) = &claims.cnf {
+            let presented = identity_auth::thumbprint_s256(certificate_der);
+            if !bool::from(presented.as_bytes().ct_eq(cnf.x5t_s256.as_bytes())) {
+                return Err(refused("bound to another client certificate"));
+            }
+        }
+        Ok(claims)
+    }
+
+    fn decode_access_token(&self, token: &str, audience: &str) -> Result<AccessTokenClaims, Error> {
         if token.len() > MAX_TOKEN_LENGTH {
             return Err(refused("too long"));
         }
@@ -102,7 +136,8 @@ impl Provider {
     /// The endpoint must authenticate its caller first ([`authenticate_client`](Self::authenticate_client)).
     pub async fn introspect(&self, token: &str) -> Result<Introspection, Error> {
         let now = self.clock.now();
-        if let Ok(claims) = self.verify_access_token(token, &self.settings.audience) {
+        // Bound tokens introspect too, with their `cnf` for the resource server to check (RFC 8705 §3.2).
+        if let Ok(claims) = self.decode_access_token(token, &self.settings.audience) {
             let record = self.store.find_token(&identity_auth::hash_token(&claims.jti)).await?;
             let live = record.is_some_and(|r| r.kind == TokenKind::AccessToken && r.expires_at > now);
             if !live {
@@ -118,6 +153,7 @@ impl Provider {
                 iss: Some(claims.iss),
                 aud: Some(claims.aud),
                 token_type: Some("access_token"),
+                cnf: claims.cnf,
             });
         }
         let Some(record) = self.store.find_token(&identity_auth::hash_token(token)).await? else {
@@ -140,6 +176,7 @@ impl Provider {
             iss: Some(self.settings.issuer.clone()),
             aud: None,
             token_type: Some("refresh_token"),
+            cnf: None,
         })
     }
 

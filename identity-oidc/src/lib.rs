@@ -25,6 +25,7 @@
 //!     token_endpoint_auth_method: TokenEndpointAuthMethod::ClientSecretPost,
 //!     login_uri: None,
 //!     allowed_cors_origins: vec![],
+//!     tls_client_auth_subject_dn: None,
 //! }).await?;
 //! let secret = registered.secret.as_ref().map(|s| s.expose_once().to_owned());
 //! let request = TokenRequest {
@@ -41,9 +42,12 @@
 //! # }).unwrap();
 //! ```
 //!
-//! Not here yet: mutual-TLS client authentication and certificate-bound tokens (RFC 8705; `tls_client_auth`
-//! clients register but cannot authenticate), federation to upstream providers, persistence of the key set in the
-//! store (see [`keys`]), and revoking every token of one identity (the store has no index for it).
+//! Mutual TLS (RFC 8705): a provider given an identity-auth `Authenticator` with the trusted client CAs
+//! ([`Provider::with_certificate_authentication`]) authenticates `tls_client_auth` clients by the certificate of
+//! their connection ([`TokenRequest::client_certificate`]); their client_credentials tokens name the certificate's
+//! service identity and are bound to the certificate (`cnf.x5t#S256`), so that
+//! [`Provider::verify_bound_access_token`] accepts them only with it. The key set can live in the store, shared by
+//! replicas ([`KeySet::load_or_create`], [`Provider::rotate_keys`]).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -64,5 +68,5 @@ pub use client::{
 pub use error::{Error, ErrorCode, OAuthError};
 pub use introspect::Introspection;
 pub use keys::{KeySet, SigningAlgorithm, SigningKey};
-pub use provider::{AccessTokenClaims, Discovery, Provider, ProviderSettings, TokenResponse};
-pub use token::{BasicCredentials, TokenRequest};
+pub use provider::{AccessTokenClaims, Confirmation, Discovery, Provider, ProviderSettings, TokenResponse};
+pub use token::{BasicCredentials, PresentedCertificate, TokenRequest};

@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use identity_auth::SecretCipher;
+use identity_auth::{Authenticator, SecretCipher};
 use identity_core::time::Duration;
 use identity_core::{Clock, GrantId, IdentityId, Session, TokenHash};
 use identity_store::{Store, TokenKind, TokenRecord};
@@ -87,6 +87,9 @@ pub struct Discovery {
     pub claims_supported: Vec<String>,
     /// Authorization responses carry `iss` (RFC 9207), against mix-up attacks.
     pub authorization_response_iss_parameter_supported: bool,
+    /// Whether mutual-TLS clients get certificate-bound access tokens (RFC 8705 §3.3); shown only when they do.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls_client_certificate_bound_access_tokens: bool,
 }
 
 /// The claims of an access token (RFC 9068 §2.2).
@@ -111,6 +114,17 @@ pub struct AccessTokenClaims {
     /// When the identity authenticated, for user grants.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<i64>,
+    /// The certificate the token is bound to (RFC 8705 §3.1), for mutual-TLS clients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// A token's confirmation claim: the SHA-256 thumbprint of the certificate that must accompany it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    /// base64url (unpadded) SHA-256 of the certificate's DER.
+    #[serde(rename = "x5t#S256")]
+    pub x5t_s256: String,
 }
 
 /// What the store keeps with a code or refresh token.
@@ -129,6 +143,9 @@ pub(crate) struct GrantDocument {
     pub acr: Option<String>,
     #[serde(default)]
     pub amr: Vec<String>,
+    /// The certificate thumbprint a mutual-TLS client_credentials grant binds its token to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x5t_s256: Option<String>,
     /// Set on the marker left behind when a code or refresh token is used, so that presenting it again is seen
     /// as the replay it is and revokes the grant (RFC 9700 §4.14.2).
     #[serde(default)]
@@ -203,6 +220,8 @@ pub(crate) struct Subject<'a> {
 pub struct Provider {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) clock: Arc<dyn Clock>,
+    /// Authenticates `tls_client_auth` clients' certificates; none until configured.
+    pub(crate) certificates: Option<Arc<Authenticator>>,
     keys: RwLock<Arc<KeySet>>,
     pub(crate) settings: ProviderSettings,
     pub(crate) clients: Clients,
@@ -218,7 +237,15 @@ impl Provider {
     /// A provider storing clients and tokens in `store`, signing with `keys`.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, keys: KeySet, settings: ProviderSettings) -> Self {
         let clients = Clients::new(store.clone(), clock.clone());
-        Self { store, clock, keys: RwLock::new(Arc::new(keys)), settings, clients }
+        Self { store, clock, certificates: None, keys: RwLock::new(Arc::new(keys)), settings, clients }
+    }
+
+    /// Accepts `tls_client_auth` clients: `authenticator` (configured with the trusted client CAs, see
+    /// [`Authenticator::with_certificates`]) verifies their certificates and finds the service identities they
+    /// stand for. Without it, such clients always get `invalid_client`.
+    pub fn with_certificate_authentication(mut self, authenticator: Arc<Authenticator>) -> Self {
+        self.certificates = Some(authenticator);
+        self
     }
 
     /// Client management over the same store.
@@ -272,6 +299,7 @@ impl Provider {
     pub fn discovery(&self) -> Discovery {
         let at = |path: &str| format!("{}{path}", self.settings.issuer);
         let strings = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect();
+        let mutual_tls = self.certificates.is_some();
         Discovery {
             issuer: self.settings.issuer.clone(),
             authorization_endpoint: at("/oauth2/auth"),
@@ -284,7 +312,11 @@ impl Provider {
             grant_types_supported: strings(&["authorization_code", "refresh_token", "client_credentials"]),
             subject_types_supported: strings(&["public"]),
             id_token_signing_alg_values_supported: vec![self.keys().current().algorithm().as_str().to_owned()],
-            token_endpoint_auth_methods_supported: strings(&["client_secret_basic", "client_secret_post", "none"]),
+            token_endpoint_auth_methods_supported: if mutual_tls {
+                strings(&["client_secret_basic", "client_secret_post", "tls_client_auth", "none"])
+            } else {
+                strings(&["client_secret_basic", "client_secret_post", "none"])
+            },
             code_challenge_methods_supported: strings(&["S256"]),
             scopes_supported: strings(&["openid", "profile", "email"]),
             claims_supported: strings(&[
@@ -305,6 +337,7 @@ impl Provider {
                 "email_verified",
             ]),
             authorization_response_iss_parameter_supported: true,
+            tls_client_certificate_bound_access_tokens: mutual_tls,
         }
     }
 
@@ -352,7 +385,10 @@ impl Provider {
             client_id: client.client_id.clone(),
             scope: subject.document.scope.clone(),
             auth_time: subject.document.auth_time,
+            cnf: subject.document.x5t_s256.clone().map(|x5t_s256| Confirmation { x5t_s256 }),
         };
+        // A certificate-bound grant gets neither refresh nor ID token: the service presents its certificate again.
+        let user_grant = subject.identity.is_some() && subject.document.x5t_s256.is_none();
         let access_token = key.sign(ACCESS_TOKEN_TYP, &claims)?;
         let record = self.token_record(
             identity_auth::hash_token(&claims.jti),
@@ -364,7 +400,7 @@ impl Provider {
         );
         self.store.insert_token(&record).await?;
 
-        let refresh_token = if subject.identity.is_some() && client.allows_grant(crate::GrantType::RefreshToken) {
+        let refresh_token = if user_grant && client.allows_grant(crate::GrantType::RefreshToken) {
             let token = identity_auth::random_token()?;
             let document = GrantDocument {
                 nonce: None,
@@ -388,7 +424,7 @@ impl Provider {
         };
 
         let openid = subject.document.scope.split_ascii_whitespace().any(|s| s == "openid");
-        let id_token = match (openid, subject.identity) {
+        let id_token = match (openid && user_grant, subject.identity) {
             (true, Some(_)) => {
                 let mut id = serde_json::json!({
                     "iss": self.settings.issuer,

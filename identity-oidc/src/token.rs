@@ -7,7 +7,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use identity_core::{GrantId, IdentityState, SecretString};
+use identity_core::{GrantId, IdentityId, IdentityState, IdentityType, SecretString};
 use identity_store::{TokenKind, TokenRecord};
 use serde::Deserialize;
 
@@ -35,6 +35,27 @@ pub struct TokenRequest {
     pub client_id: Option<String>,
     /// The secret, for `client_secret_post`.
     pub client_secret: Option<SecretString>,
+    /// The client certificate of the mutual-TLS connection the request came on, set by the caller from the
+    /// handshake (never from the form), for `tls_client_auth` clients.
+    #[serde(skip)]
+    pub client_certificate: Option<PresentedCertificate>,
+}
+
+/// A client certificate from a TLS handshake: DER (or PEM), with the intermediates the client sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PresentedCertificate {
+    /// The client's own certificate.
+    pub der: Vec<u8>,
+    /// Intermediate CA certificates, in any order.
+    pub intermediates: Vec<Vec<u8>>,
+}
+
+/// What a `tls_client_auth` client proved: the service identity its certificate maps to, and the certificate's
+/// RFC 8705 thumbprint that its tokens are bound to.
+#[derive(Debug, Clone)]
+pub(crate) struct CertificateBinding {
+    identity: IdentityId,
+    thumbprint: String,
 }
 
 /// Credentials from an HTTP `Authorization: Basic` header (`client_secret_basic`).
@@ -99,6 +120,14 @@ impl Provider {
         request: &TokenRequest,
         basic: Option<&BasicCredentials>,
     ) -> Result<Client, Error> {
+        self.authenticate(request, basic).await.map(|(client, _)| client)
+    }
+
+    async fn authenticate(
+        &self,
+        request: &TokenRequest,
+        basic: Option<&BasicCredentials>,
+    ) -> Result<(Client, Option<CertificateBinding>), Error> {
         let client_id = match (basic, &request.client_id) {
             (Some(basic), Some(id)) if *id != basic.client_id => return Err(invalid_client()),
             (Some(basic), _) => basic.client_id.as_str(),
@@ -113,10 +142,38 @@ impl Provider {
         let secret = match (client.token_endpoint_auth_method, basic, &request.client_secret) {
             (TokenEndpointAuthMethod::ClientSecretBasic, Some(basic), None) => &basic.client_secret,
             (TokenEndpointAuthMethod::ClientSecretPost, None, Some(secret)) => secret,
-            (TokenEndpointAuthMethod::None, None, None) => return Ok(client),
+            (TokenEndpointAuthMethod::None, None, None) => return Ok((client, None)),
+            (TokenEndpointAuthMethod::TlsClientAuth, None, None) => {
+                let binding = self.certificate_binding(&client, request.client_certificate.as_ref()).await?;
+                return Ok((client, Some(binding)));
+            }
             _ => return Err(invalid_client()),
         };
-        if client.verify_secret(secret.expose_secret()) { Ok(client) } else { Err(invalid_client()) }
+        if client.verify_secret(secret.expose_secret()) { Ok((client, None)) } else { Err(invalid_client()) }
+    }
+
+    /// RFC 8705 §2.1: the certificate must verify against the trusted CAs, map to an active service identity
+    /// whose policy lets a certificate alone sign it in, and carry the client's registered subject DN.
+    async fn certificate_binding(
+        &self,
+        client: &Client,
+        presented: Option<&PresentedCertificate>,
+    ) -> Result<CertificateBinding, Error> {
+        let (Some(authenticator), Some(presented)) = (self.certificates.as_ref(), presented) else {
+            return Err(invalid_client());
+        };
+        let (authenticated, certificate) =
+            match authenticator.authenticate_certificate(&presented.der, &presented.intermediates).await {
+                Ok(done) => done,
+                Err(identity_auth::Error::Store(error)) => return Err(error.into()),
+                Err(_) => return Err(invalid_client()),
+            };
+        let service = authenticated.identity.identity_type == IdentityType::Service;
+        let subject_matches = client.tls_client_auth_subject_dn.as_deref() == Some(certificate.subject.as_str());
+        if !service || !subject_matches || authenticated.second_factor.is_some() {
+            return Err(invalid_client());
+        }
+        Ok(CertificateBinding { identity: authenticated.identity.id, thumbprint: certificate.thumbprint_s256() })
     }
 
     /// Handles a token request. `basic` is the parsed `Authorization: Basic` header, if one was sent.
@@ -125,11 +182,11 @@ impl Provider {
         request: &TokenRequest,
         basic: Option<&BasicCredentials>,
     ) -> Result<TokenResponse, Error> {
-        let client = self.authenticate_client(request, basic).await?;
+        let (client, binding) = self.authenticate(request, basic).await?;
         match required(&request.grant_type, "grant_type")?.as_str() {
             "authorization_code" => self.exchange_code(&client, request).await,
             "refresh_token" => self.refresh(&client, request).await,
-            "client_credentials" => self.client_credentials(&client, request).await,
+            "client_credentials" => self.client_credentials(&client, request, binding).await,
             _ => Err(Error::oauth(ErrorCode::UnsupportedGrantType, "unsupported grant_type")),
         }
     }
@@ -219,13 +276,24 @@ impl Provider {
         self.issue_tokens(client, &subject, None).await
     }
 
-    async fn client_credentials(&self, client: &Client, request: &TokenRequest) -> Result<TokenResponse, Error> {
-        if !client.allows_grant(GrantType::ClientCredentials) || !client.token_endpoint_auth_method.uses_secret() {
+    /// With a certificate, the token's subject is the certificate's service identity and the token is bound to
+    /// the certificate (`cnf.x5t#S256`); without, the subject is the client.
+    async fn client_credentials(
+        &self,
+        client: &Client,
+        request: &TokenRequest,
+        binding: Option<CertificateBinding>,
+    ) -> Result<TokenResponse, Error> {
+        if !client.allows_grant(GrantType::ClientCredentials) || client.is_public() {
             return Err(Error::oauth(ErrorCode::UnauthorizedClient, "the client may not use client_credentials"));
         }
-        let document =
-            GrantDocument { scope: narrow_scope(request.scope.as_deref(), &client.scope)?, ..Default::default() };
-        let subject = Subject { identity: None, grant: GrantId::new(), document: &document };
+        let document = GrantDocument {
+            scope: narrow_scope(request.scope.as_deref(), &client.scope)?,
+            x5t_s256: binding.as_ref().map(|binding| binding.thumbprint.clone()),
+            ..Default::default()
+        };
+        let subject =
+            Subject { identity: binding.map(|binding| binding.identity), grant: GrantId::new(), document: &document };
         self.issue_tokens(client, &subject, None).await
     }
 }

@@ -447,6 +447,7 @@ async fn registration_validates_metadata_and_hides_the_secret(store: Arc<dyn Sto
         token_endpoint_auth_method: TokenEndpointAuthMethod::None,
         login_uri: None,
         allowed_cors_origins: vec![],
+        tls_client_auth_subject_dn: None,
     };
     let bad = [
         (

@@ -60,6 +60,7 @@ pub async fn world_with(store: Arc<dyn Store>, algorithm: SigningAlgorithm) -> W
         token_endpoint_auth_method: method,
         login_uri: None,
         allowed_cors_origins: vec![],
+        tls_client_auth_subject_dn: None,
     };
     let clients = provider.clients();
     let public = clients
