@@ -144,6 +144,54 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// An upstream provider could not be reached or its answer not read (connection, TLS, timeout, size).
+    /// Safe to retry.
+    #[error("upstream `{url}` could not be reached: {reason}")]
+    UpstreamHttp {
+        /// The URL called (never with credentials: they travel in headers and bodies).
+        url: String,
+        /// What failed.
+        reason: String,
+    },
+    /// An upstream provider answered, but not as the protocol says (bad discovery, an error status, a token
+    /// response without tokens, a non-https endpoint).
+    #[error("upstream protocol error: {reason}")]
+    UpstreamProtocol {
+        /// What was wrong.
+        reason: String,
+    },
+    /// The upstream refused the login (the callback's or the token endpoint's `error`); show the user a retry.
+    #[error("the upstream provider refused the login: {error}")]
+    UpstreamDenied {
+        /// The upstream's error code (cut to 64 characters).
+        error: String,
+        /// Its description, if any (cut to 256 characters).
+        description: Option<String>,
+    },
+    /// The callback's `state` is not the pending login's (a forged or replayed callback, or another tab's).
+    #[error("the callback's state does not match the login")]
+    UpstreamStateMismatch,
+    /// The pending login is older than its lifetime; start again.
+    #[error("the upstream login took too long; start again")]
+    UpstreamLoginExpired,
+    /// The upstream's ID token was refused.
+    #[error("invalid upstream ID token: {reason}")]
+    InvalidIdToken {
+        /// Why.
+        reason: &'static str,
+    },
+    /// No key of the upstream's key set has the ID token's `kid` (also after refetching it once).
+    #[error("the upstream ID token is signed by an unknown key")]
+    UnknownSigningKey {
+        /// The token's `kid`, if it named one.
+        kid: Option<String>,
+    },
+    /// A login was routed to an upstream provider that is not configured.
+    #[error("unknown upstream provider `{provider}`")]
+    UnknownUpstreamProvider {
+        /// The provider's id.
+        provider: String,
+    },
 }
 
 impl Error {

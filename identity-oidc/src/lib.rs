@@ -3,7 +3,8 @@
 //! (RFC 9700): authorization code with PKCE (`S256` only), exact redirect URI matching, single-use codes whose
 //! replay revokes the grant, refresh token rotation with replay detection, client credentials, RFC 9068 JWT
 //! access tokens, ID tokens, introspection (RFC 7662), revocation (RFC 7009), userinfo, discovery and a rotating
-//! signing key set published as a JWKS.
+//! signing key set published as a JWKS; mutual-TLS clients with certificate-bound tokens (RFC 8705); and
+//! federation to upstream providers.
 //!
 //! Registering a client and getting a token with client credentials, on the memory store:
 //!
@@ -48,6 +49,10 @@
 //! service identity and are bound to the certificate (`cnf.x5t#S256`), so that
 //! [`Provider::verify_bound_access_token`] accepts them only with it. The key set can live in the store, shared by
 //! replicas ([`KeySet::load_or_create`], [`Provider::rotate_keys`]).
+//!
+//! [`federation`] signs users in at upstream providers (a generic OIDC issuer, Google, Microsoft Entra, GitHub),
+//! routed by email domain to an organization's provider, and links the upstream account to a local identity
+//! without ever linking an existing one silently.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -70,3 +75,6 @@ pub use introspect::Introspection;
 pub use keys::{KeySet, SigningAlgorithm, SigningKey};
 pub use provider::{AccessTokenClaims, Confirmation, Discovery, Provider, ProviderSettings, TokenResponse};
 pub use token::{BasicCredentials, PresentedCertificate, TokenRequest};
+
+pub mod federation;
+pub use federation::{Federation, LinkOutcome, Linker, UpstreamIdentity, UpstreamKind, UpstreamProvider};
