@@ -8,37 +8,49 @@
 use identity_core::time::Duration;
 use identity_core::{GrantId, Identity, IdentityState, Session};
 use identity_store::TokenKind;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::client::{Client, GrantType, cut, is_scope_token};
 use crate::error::{Error, ErrorCode, OAuthError};
 use crate::pkce;
 use crate::provider::{GrantDocument, Provider, Subject};
 
-/// An authorization request's parameters, as they arrive in the query string.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+/// An authorization request's parameters, as they arrive in the query string (and as a server writes them back
+/// into the URL it resumes at after a login).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 pub struct AuthorizationRequest {
     /// Must be `code`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub response_type: Option<String>,
     /// The client.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
     /// Where to send the answer; must be registered (exact match).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub redirect_uri: Option<String>,
     /// The scopes asked for, space separated.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
     /// The client's CSRF value, returned as is.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
     /// The OIDC nonce, copied into the ID token.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
     /// The PKCE challenge.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub code_challenge: Option<String>,
     /// The PKCE method; only `S256`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub code_challenge_method: Option<String>,
     /// `none`, `login`, `consent`, `select_account`, space separated.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// The longest time since the end user authenticated that the client accepts, in seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_age: Option<String>,
     /// A hint for the login step (an email address, say), passed through.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub login_hint: Option<String>,
 }
 

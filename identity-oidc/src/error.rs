@@ -32,6 +32,8 @@ pub enum ErrorCode {
     AccessDenied,
     /// Something unexpected failed on the server.
     ServerError,
+    /// Client registration metadata is invalid (RFC 7591 §3.2.2).
+    InvalidClientMetadata,
 }
 
 impl ErrorCode {
@@ -49,6 +51,7 @@ impl ErrorCode {
             ErrorCode::InteractionRequired => "interaction_required",
             ErrorCode::AccessDenied => "access_denied",
             ErrorCode::ServerError => "server_error",
+            ErrorCode::InvalidClientMetadata => "invalid_client_metadata",
         }
     }
 
@@ -213,7 +216,7 @@ impl Error {
                 OAuthError::new(ErrorCode::InvalidRequest, "the redirect_uri is not registered for this client")
             }
             Error::InvalidClientMetadata { field, reason } => {
-                OAuthError::new(ErrorCode::InvalidRequest, format!("invalid `{field}`: {reason}"))
+                OAuthError::new(ErrorCode::InvalidClientMetadata, format!("invalid `{field}`: {reason}"))
             }
             Error::InvalidToken { .. } => OAuthError::new(ErrorCode::InvalidGrant, "the token is not valid"),
             _ => OAuthError::new(ErrorCode::ServerError, "the server could not complete the request"),

@@ -190,6 +190,17 @@ async fn replace_identity(
 ) -> Result<Json<Value>, ApiError> {
     let identity = app.admin.replace_traits(id, traits, metadata_public, metadata_admin).await?;
     let identity = if identity.state == state { identity } else { app.admin.set_state(id, state).await? };
+    if identity.state == IdentityState::Inactive {
+        // A disabled identity's OAuth2 grants end with its sessions: refresh tokens stop working and
+        // introspection reports its access tokens inactive.
+        app.oauth2.revoke_identity(id).await.map_err(|e| {
+            tracing::error!(error = %e, "revoking a disabled identity's OAuth2 tokens failed");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the identity was disabled, but its OAuth2 tokens could not be revoked; retry",
+            )
+        })?;
+    }
     Ok(Json(admin_view(app, &identity, &[])))
 }
 

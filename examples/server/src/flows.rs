@@ -118,8 +118,10 @@ fn csrf_cookie_name(app: &AppState) -> String {
 /// Whether `return_to` is allowed (a configured prefix), so flows never redirect to arbitrary sites.
 fn allowed_return_to(app: &AppState, return_to: Option<&String>) -> Result<Option<String>, ApiError> {
     let Some(return_to) = return_to else { return Ok(None) };
-    let allowed =
-        app.config.selfservice.allowed_return_urls.iter().any(|prefix| return_to.starts_with(prefix.as_str()));
+    // The authorization endpoint sends browsers to log in and come back to it.
+    let own_authorize = format!("{}/oauth2/auth?", app.public_url);
+    let allowed = return_to.starts_with(&own_authorize)
+        || app.config.selfservice.allowed_return_urls.iter().any(|prefix| return_to.starts_with(prefix.as_str()));
     if allowed { Ok(Some(return_to.clone())) } else { Err(ApiError::bad_request("`return_to` is not an allowed URL")) }
 }
 

@@ -59,8 +59,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let store = open_store(&config.dsn, Migrations::Apply).await?;
     let state = Arc::new(AppState::new(config, store).await?);
     let config = &state.config;
-    let public_router = layers(crate::public::router(state.clone()), config).layer(cors(config));
-    let admin_router = layers(crate::admin_api::router(state.clone()), config);
+    let public_routes = crate::public::router(state.clone()).merge(crate::oauth2::public(state.clone()));
+    let public_router = layers(public_routes, config).layer(cors(config));
+    let admin_routes = crate::admin_api::router(state.clone()).merge(crate::oauth2::admin(state.clone()));
+    let admin_router = layers(admin_routes, config);
     let (stop, stopped) = watch::channel(false);
     let tasks =
         vec![serve(public_listener, public_router, stopped.clone()), serve(admin_listener, admin_router, stopped)];

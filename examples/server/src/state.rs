@@ -38,6 +38,9 @@ pub enum StartError {
     /// A component refused its settings.
     #[error("{0}")]
     Auth(#[from] identity_auth::Error),
+    /// The OAuth2 provider could not start (its signing keys).
+    #[error("the OAuth2 provider: {0}")]
+    OAuth2(#[from] identity_oidc::Error),
     /// The development secrets file could not be read or written.
     #[error("development secrets at {path}: {reason}")]
     Secrets {
@@ -66,6 +69,8 @@ pub struct AppState {
     pub admin: Arc<Admin>,
     /// The public base URL.
     pub public_url: String,
+    /// The OAuth2/OIDC provider; its issuer is the public base URL and its signing keys live in the store.
+    pub oauth2: Arc<identity_oidc::Provider>,
 }
 
 /// What a store-opening step decides: whether to migrate.
@@ -130,7 +135,7 @@ impl AppState {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let cipher = Arc::new(SecretCipher::new(cipher_keys)?);
-        let totp = TotpVerifier::new(TotpSettings::default(), cipher)?;
+        let totp = TotpVerifier::new(TotpSettings::default(), cipher.clone())?;
         let lookup = LookupSecrets::new(SecretBytes::new(derive(b"lookup", &keys.codes).to_vec()))?;
         let parse =
             |text: &crate::config::DurationText| text.parse().unwrap_or(identity_core::time::Duration::hours(1));
@@ -189,7 +194,17 @@ impl AppState {
             enrollments: Some(Arc::new(enrollments)),
             password_policy: PasswordPolicy::default(),
         }));
-        Ok(Self { config, store, clock, schemas, sessions, flows, admin, public_url })
+        // Replicas starting together on one store end up with one key set (see `KeySet::load_or_create`).
+        let signing_keys =
+            identity_oidc::KeySet::load_or_create(store.as_ref(), &cipher, identity_oidc::SigningAlgorithm::ES256)
+                .await?;
+        let oauth2 = Arc::new(identity_oidc::Provider::new(
+            store.clone(),
+            clock.clone(),
+            signing_keys,
+            identity_oidc::ProviderSettings::new(public_url.clone()),
+        ));
+        Ok(Self { config, store, clock, schemas, sessions, flows, admin, public_url, oauth2 })
     }
 }
 

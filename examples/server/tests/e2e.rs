@@ -654,3 +654,163 @@ async fn a_request_whose_body_does_not_arrive_in_time_gets_a_408_json_error_and_
     assert_eq!(alive.status(), 200);
     running.stop().await;
 }
+
+/// The value of `name` in `url`'s query.
+fn query_param(url: &str, name: &str) -> Option<String> {
+    let (_, query) = url.split_once('?')?;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).ok()?;
+    pairs.into_iter().find(|(key, _)| key == name).map(|(_, value)| value)
+}
+
+#[tokio::test]
+async fn the_oauth2_provider_answers_at_hydras_paths() {
+    let server = Server::start("memory").await;
+    let no_redirects = Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let redirect = "https://app.example/callback";
+
+    // Registration on the admin listener: the secret shown once, bad metadata and a taken id refused.
+    let client = json!({
+        "client_id": "shop", "client_name": "Shop", "redirect_uris": [redirect],
+        "grant_types": ["authorization_code", "refresh_token", "client_credentials"],
+        "scope": "openid email reports:read", "token_endpoint_auth_method": "client_secret_basic"
+    });
+    let response = server.http.post(server.admin("/admin/clients")).json(&client).send().await.unwrap();
+    assert_eq!(response.status(), 201);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let created: Value = response.json().await.unwrap();
+    let secret = created["client_secret"].as_str().unwrap().to_owned();
+    assert_eq!(created["redirect_uris"], json!([redirect]));
+    let listed = server.http.get(server.admin("/admin/clients")).json_body().await;
+    assert!(
+        listed[0].get("client_secret").is_none()
+            && listed[0].get("client_secret_hash").is_some_and(|h| h != &json!(secret))
+    );
+    let again = server.http.post(server.admin("/admin/clients")).json(&client).send().await.unwrap();
+    assert_eq!(again.status(), 409);
+    let bad = json!({"grant_types": ["authorization_code"], "token_endpoint_auth_method": "none"});
+    let refused = server.http.post(server.admin("/admin/clients")).json(&bad).send().await.unwrap();
+    assert_eq!(refused.status(), 400);
+    assert_eq!(refused.json::<Value>().await.unwrap()["error"], "invalid_client_metadata");
+    assert_eq!(server.http.get(server.public("/admin/clients")).send().await.unwrap().status(), 404, "admin only");
+
+    // Discovery names the public URL as the issuer, and its keys are published.
+    let discovery = server.http.get(server.public("/.well-known/openid-configuration")).json_body().await;
+    assert_eq!(discovery["issuer"], server.public(""));
+    let jwks = server.http.get(server.public("/.well-known/jwks.json")).json_body().await;
+    assert_eq!(jwks["keys"][0]["alg"], "ES256");
+
+    // client_credentials, introspected on the admin listener, then revoked.
+    let token = |form: Vec<(&str, String)>| {
+        server.http.post(server.public("/oauth2/token")).basic_auth("shop", Some(&secret)).form(&form).send()
+    };
+    let response =
+        token(vec![("grant_type", "client_credentials".into()), ("scope", "reports:read".into())]).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let issued: Value = response.json().await.unwrap();
+    let access = issued["access_token"].as_str().unwrap().to_owned();
+    let introspect =
+        |token: String| server.http.post(server.admin("/admin/oauth2/introspect")).form(&[("token", token)]).send();
+    let seen: Value = introspect(access.clone()).await.unwrap().json().await.unwrap();
+    assert_eq!((seen["active"].clone(), seen["client_id"].clone()), (json!(true), json!("shop")));
+    let revoked = server
+        .http
+        .post(server.public("/oauth2/revoke"))
+        .basic_auth("shop", Some(&secret))
+        .form(&[("token", access.clone())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    assert_eq!(introspect(access).await.unwrap().json::<Value>().await.unwrap()["active"], false);
+    let wrong = server
+        .http
+        .post(server.public("/oauth2/token"))
+        .basic_auth("shop", Some("guess"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    assert_eq!(wrong.json::<Value>().await.unwrap()["error"], "invalid_client");
+    let not_a_form = server
+        .http
+        .post(server.public("/oauth2/token"))
+        .json(&json!({"grant_type": "client_credentials"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_a_form.status(), 400);
+    assert_eq!(not_a_form.json::<Value>().await.unwrap()["error"], "invalid_request");
+
+    // The authorization code flow: a browser without a session goes to the login flow and comes back.
+    let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    let params = [
+        ("response_type", "code"),
+        ("client_id", "shop"),
+        ("redirect_uri", redirect),
+        ("scope", "openid email"),
+        ("state", "s-1"),
+        ("nonce", "n-1"),
+        ("code_challenge", &identity_oidc::pkce::challenge_s256(verifier)),
+        ("code_challenge_method", "S256"),
+    ];
+    let authorize = format!("{}?{}", server.public("/oauth2/auth"), serde_urlencoded::to_string(params).unwrap());
+    let detour = no_redirects.get(&authorize).send().await.unwrap();
+    assert_eq!(detour.status(), 303);
+    let login = detour.headers()["location"].to_str().unwrap().to_owned();
+    assert!(login.starts_with(&server.public("/self-service/login/browser?")), "{login}");
+    let resume = query_param(&login, "return_to").unwrap();
+    assert!(resume.starts_with(&server.public("/oauth2/auth?")) && resume.contains("client_id=shop"), "{resume}");
+    // The browser flow accepts coming back here as its return_to (without a UI configured it shows the flow).
+    let flow = no_redirects.get(&login).header("accept", "application/json").send().await.unwrap();
+    assert_eq!(flow.status(), 200, "the login flow refused the return_to");
+    assert_eq!(flow.json::<Value>().await.unwrap()["return_to"], json!(resume));
+
+    let (identity, session) = server.register("ada@example.com").await;
+    let signed_in =
+        no_redirects.get(&resume).header("cookie", format!("ory_kratos_session={session}")).send().await.unwrap();
+    assert_eq!(signed_in.status(), 303);
+    let back = signed_in.headers()["location"].to_str().unwrap().to_owned();
+    assert!(back.starts_with(redirect), "{back}");
+    assert_eq!(query_param(&back, "state").as_deref(), Some("s-1"));
+    let code = query_param(&back, "code").unwrap();
+    let exchange = vec![
+        ("grant_type", "authorization_code".to_owned()),
+        ("code", code),
+        ("redirect_uri", redirect.to_owned()),
+        ("code_verifier", verifier.to_owned()),
+    ];
+    let tokens: Value = token(exchange).await.unwrap().json().await.unwrap();
+    assert!(tokens["id_token"].is_string() && tokens["refresh_token"].is_string(), "{tokens}");
+    let bearer = format!("Bearer {}", tokens["access_token"].as_str().unwrap());
+    let me = server.http.get(server.public("/userinfo")).header("authorization", &bearer).json_body().await;
+    assert_eq!((me["sub"].as_str(), me["email"].as_str()), (Some(identity.as_str()), Some("ada@example.com")));
+    let posted = server.http.post(server.public("/userinfo")).header("authorization", &bearer).send().await.unwrap();
+    assert_eq!(posted.status(), 200);
+    let anonymous = server.http.get(server.public("/userinfo")).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert!(anonymous.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
+
+    // Disabling the identity ends its grants: the refresh token stops working.
+    let disable = json!({"schema_id": "default", "traits": {"email": "ada@example.com"}, "state": "inactive"});
+    let put =
+        server.http.put(server.admin(&format!("/admin/identities/{identity}"))).json(&disable).send().await.unwrap();
+    assert_eq!(put.status(), 200);
+    let refresh = vec![
+        ("grant_type", "refresh_token".to_owned()),
+        ("refresh_token", tokens["refresh_token"].as_str().unwrap().to_owned()),
+    ];
+    let refused = token(refresh).await.unwrap();
+    assert_eq!(refused.status(), 400);
+    assert_eq!(refused.json::<Value>().await.unwrap()["error"], "invalid_grant");
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(introspect(access).await.unwrap().json::<Value>().await.unwrap()["active"], false);
+
+    // An unknown client is told so here, never redirected.
+    let stranger = authorize.replace("client_id=shop", "client_id=nobody");
+    let shown = no_redirects.get(&stranger).send().await.unwrap();
+    assert_eq!(shown.status(), 401);
+    assert!(shown.headers().get("location").is_none());
+    server.running.stop().await;
+}
