@@ -29,7 +29,17 @@ impl Provider {
     /// Kratos' `name.first`/`name.last` as `given_name`/`family_name`), with `email` the `email` trait and whether
     /// it is a verified address. A revoked token is [`Error::InvalidToken`]; a disabled identity `access_denied`.
     pub async fn userinfo(&self, access_token: &str) -> Result<Value, Error> {
-        let claims = self.verify_access_token(access_token, &self.settings.audience)?;
+        self.userinfo_over(access_token, None).await
+    }
+
+    /// [`userinfo`](Self::userinfo) for a request on a mutual-TLS connection whose client certificate is
+    /// `certificate_der`: a certificate-bound token passes only with its own certificate (RFC 8705 §3).
+    pub async fn userinfo_over(&self, access_token: &str, certificate_der: Option<&[u8]>) -> Result<Value, Error> {
+        let audience = &self.settings.audience;
+        let claims = match certificate_der {
+            Some(der) => self.verify_bound_access_token(access_token, audience, der)?,
+            None => self.verify_access_token(access_token, audience)?,
+        };
         let record = self.store.find_token(&identity_auth::hash_token(&claims.jti)).await?;
         let Some(record) = record.filter(|r| r.kind == TokenKind::AccessToken) else {
             return Err(Error::InvalidToken { reason: "revoked" });

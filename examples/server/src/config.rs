@@ -92,6 +92,28 @@ pub struct Serve {
     pub request_timeout: DurationText,
     /// The largest request body, in bytes (default 1 MiB).
     pub body_limit_bytes: usize,
+    /// An optional third listener speaking TLS that asks for client certificates (RFC 8705 mutual TLS): the
+    /// public API, where `tls_client_auth` clients get certificate-bound tokens.
+    pub mtls: Option<MtlsListener>,
+}
+
+/// The mutual-TLS listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MtlsListener {
+    /// The address to bind.
+    #[serde(default = "localhost")]
+    pub host: String,
+    /// The port (0: any free port).
+    #[serde(default)]
+    pub port: u16,
+    /// The server's certificate chain, PEM.
+    pub certificate_file: PathBuf,
+    /// The server's private key, PEM (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
+    /// The CAs whose client certificates are accepted, PEM. A connection without a certificate is accepted
+    /// too, and is then just a TLS connection to the public API.
+    pub client_ca_file: PathBuf,
 }
 
 impl Default for Serve {
@@ -101,6 +123,7 @@ impl Default for Serve {
             admin: Listener { host: "127.0.0.1".into(), port: 4434, base_url: None, cors: Cors::default() },
             request_timeout: DurationText("30s".into()),
             body_limit_bytes: 1024 * 1024,
+            mtls: None,
         }
     }
 }

@@ -13,15 +13,16 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::{Json, routing::post};
+use axum::{Extension, Json, routing::post};
 use identity_auth::RequiredAal;
 use identity_oidc::{
     Authenticated, Authorization, AuthorizationRequest, BasicCredentials, ClientRegistration, Error, ErrorCode,
-    OAuthError, TokenRequest,
+    OAuthError, PresentedCertificate, TokenRequest,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::mtls::PeerCertificate;
 use crate::public::token_of;
 use crate::state::AppState;
 
@@ -145,8 +146,17 @@ async fn authorize(State(app): State<Arc<AppState>>, headers: HeaderMap, RawQuer
 }
 
 /// `POST /oauth2/token`.
-async fn token(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Result<Response, OAuthResponse> {
-    let request: TokenRequest = form(&headers, &body)?;
+async fn token(
+    State(app): State<Arc<AppState>>,
+    peer: Option<Extension<PeerCertificate>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, OAuthResponse> {
+    let mut request: TokenRequest = form(&headers, &body)?;
+    // Only the mutual-TLS listener sets the extension, from the handshake: never from the request.
+    request.client_certificate = peer
+        .and_then(|Extension(PeerCertificate(der))| der)
+        .map(|der| PresentedCertificate { der, intermediates: Vec::new() });
     let basic = basic(&headers)?;
     let tokens = app.oauth2.token(&request, basic.as_ref()).await?;
     let mut response = Json(tokens).into_response();
@@ -155,14 +165,19 @@ async fn token(State(app): State<Arc<AppState>>, headers: HeaderMap, body: Bytes
 }
 
 /// `GET|POST /userinfo` with a bearer access token (RFC 6750).
-async fn userinfo(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+async fn userinfo(
+    State(app): State<Arc<AppState>>,
+    peer: Option<Extension<PeerCertificate>>,
+    headers: HeaderMap,
+) -> Response {
+    let certificate = peer.and_then(|Extension(PeerCertificate(der))| der);
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .filter(|v| v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer "))
         .map(|v| v[7..].trim().to_owned());
     let result = match bearer {
-        Some(token) => app.oauth2.userinfo(&token).await.ok(),
+        Some(token) => app.oauth2.userinfo_over(&token, certificate.as_deref()).await.ok(),
         None => None,
     };
     match result {

@@ -27,6 +27,8 @@ pub struct Running {
     pub public: SocketAddr,
     /// Where the admin API listens.
     pub admin: SocketAddr,
+    /// Where the mutual-TLS listener (the public API over TLS with client certificates) listens, if configured.
+    pub mtls: Option<SocketAddr>,
     /// The assembled state (for tests and the CLI).
     pub state: Arc<AppState>,
     stop: watch::Sender<bool>,
@@ -64,10 +66,17 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let admin_routes = crate::admin_api::router(state.clone()).merge(crate::oauth2::admin(state.clone()));
     let admin_router = layers(admin_routes, config);
     let (stop, stopped) = watch::channel(false);
-    let tasks =
-        vec![serve(public_listener, public_router, stopped.clone()), serve(admin_listener, admin_router, stopped)];
-    tracing::info!(%public, %admin, "listening");
-    Ok(Running { public, admin, state, stop, tasks })
+    let mut tasks = vec![serve(public_listener, public_router.clone(), stopped.clone())];
+    let mut mtls = None;
+    if let Some(listener) = &config.serve.mtls {
+        let acceptor = crate::mtls::acceptor(listener)?;
+        let tcp = bind(&listener.host, listener.port).await?;
+        mtls = Some(local(&tcp)?);
+        tasks.push(crate::mtls::serve(tcp, acceptor, public_router, stopped.clone()));
+    }
+    tasks.push(serve(admin_listener, admin_router, stopped));
+    tracing::info!(%public, %admin, ?mtls, "listening");
+    Ok(Running { public, admin, mtls, state, stop, tasks })
 }
 
 async fn bind(host: &str, port: u16) -> Result<TcpListener, StartError> {

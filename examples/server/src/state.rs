@@ -143,12 +143,14 @@ impl AppState {
             max_failures: config.throttling.max_failures_per_address,
             window: parse(&config.throttling.window),
         });
-        let authenticator = Arc::new(
-            Authenticator::new(store.clone(), clock.clone(), hasher.clone())
-                .with_totp(totp)
-                .with_lookup_secrets(lookup)
-                .with_address_limit(address_limit)?,
-        );
+        let mut authenticator = Authenticator::new(store.clone(), clock.clone(), hasher.clone())
+            .with_totp(totp)
+            .with_lookup_secrets(lookup)
+            .with_address_limit(address_limit)?;
+        if let Some(mtls) = &config.serve.mtls {
+            authenticator = authenticator.with_certificates(client_cas(&mtls.client_ca_file)?);
+        }
+        let authenticator = Arc::new(authenticator);
         let sessions = Arc::new(Sessions::new(
             store.clone(),
             clock.clone(),
@@ -169,7 +171,7 @@ impl AppState {
             SelfServiceParts {
                 store: store.clone(),
                 clock: clock.clone(),
-                authenticator,
+                authenticator: authenticator.clone(),
                 sessions: sessions.clone(),
                 schemas: schemas.clone(),
                 courier: courier(&config)?,
@@ -198,14 +200,27 @@ impl AppState {
         let signing_keys =
             identity_oidc::KeySet::load_or_create(store.as_ref(), &cipher, identity_oidc::SigningAlgorithm::ES256)
                 .await?;
-        let oauth2 = Arc::new(identity_oidc::Provider::new(
+        let mut oauth2 = identity_oidc::Provider::new(
             store.clone(),
             clock.clone(),
             signing_keys,
             identity_oidc::ProviderSettings::new(public_url.clone()),
-        ));
+        );
+        if config.serve.mtls.is_some() {
+            oauth2 = oauth2.with_certificate_authentication(authenticator);
+        }
+        let oauth2 = Arc::new(oauth2);
         Ok(Self { config, store, clock, schemas, sessions, flows, admin, public_url, oauth2 })
     }
+}
+
+/// The CAs that issue the client certificates the mutual-TLS listener accepts, as identity-auth verifies them.
+fn client_cas(path: &std::path::Path) -> Result<identity_auth::CertificateVerifier, StartError> {
+    let pem = std::fs::read_to_string(path).map_err(|e| crate::config::ConfigError::Field {
+        path: "serve.mtls.client_ca_file".into(),
+        message: format!("{}: {e}", path.display()),
+    })?;
+    Ok(identity_auth::CertificateVerifier::from_pem(&pem)?)
 }
 
 /// The configured courier: SMTP, or the log courier for development.

@@ -814,3 +814,128 @@ async fn the_oauth2_provider_answers_at_hydras_paths() {
     assert!(shown.headers().get("location").is_none());
     server.running.stop().await;
 }
+
+/// A CA, a server certificate for 127.0.0.1 and client certificates, all made here with rcgen.
+struct Pki {
+    ca: rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
+}
+
+impl Pki {
+    fn new() -> Self {
+        let mut params = rcgen::CertificateParams::default();
+        params.distinguished_name.push(rcgen::DnType::CommonName, "Test CA");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::CrlSign];
+        Self { ca: rcgen::CertifiedIssuer::self_signed(params, rcgen::KeyPair::generate().unwrap()).unwrap() }
+    }
+
+    /// (certificate PEM, key PEM, certificate DER) for `names` (the first a common name, all as SANs).
+    fn issue(
+        &self,
+        common_name: &str,
+        sans: Vec<String>,
+        usage: rcgen::ExtendedKeyUsagePurpose,
+    ) -> (String, String, Vec<u8>) {
+        let mut params = rcgen::CertificateParams::new(sans).unwrap();
+        params.distinguished_name.push(rcgen::DnType::CommonName, common_name);
+        params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![usage];
+        let key = rcgen::KeyPair::generate().unwrap();
+        let certificate = params.signed_by(&key, &self.ca).unwrap();
+        (certificate.pem(), key.serialize_pem(), certificate.der().to_vec())
+    }
+}
+
+#[tokio::test]
+async fn mutual_tls_clients_get_tokens_bound_to_their_certificate() {
+    let pki = Pki::new();
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("mtls-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (server_cert, server_key, _) = pki.issue(
+        "localhost",
+        vec!["127.0.0.1".into(), "localhost".into()],
+        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+    );
+    for (name, text) in [("server.pem", &server_cert), ("server.key", &server_key), ("ca.pem", &pki.ca.pem())] {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    let mut document = serde_json::to_value(json!({
+        "dsn": "memory",
+        "serve": { "public": { "port": 0 }, "admin": { "port": 0 }, "mtls": {
+            "port": 0, "certificate_file": dir.join("server.pem"), "key_file": dir.join("server.key"),
+            "client_ca_file": dir.join("ca.pem") } },
+        "hashers": { "argon2": { "memory_kib": 64, "iterations": 1, "parallelism": 1 } },
+    }))
+    .unwrap();
+    let running = start(Config::from_value(document.take(), std::iter::empty()).unwrap()).await.unwrap();
+    let mtls = running.mtls.unwrap();
+    let (http, public, admin) =
+        (Client::new(), format!("http://{}", running.public), format!("http://{}", running.admin));
+
+    // The service `billing` holds its certificate; a client registered for its subject uses it.
+    let (billing_pem, billing_key, billing_der) =
+        pki.issue("billing", vec![], rcgen::ExtendedKeyUsagePurpose::ClientAuth);
+    let verifier = identity_auth::CertificateVerifier::from_pem(&pki.ca.pem()).unwrap();
+    let verified = verifier.verify(&billing_der, &[], identity_core::time::OffsetDateTime::now_utc()).unwrap();
+    let mut service = identity_core::Identity::new(
+        "default",
+        json!({"email": "billing@example.com"}),
+        identity_core::time::OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    service.identity_type = identity_core::IdentityType::Service;
+    let config = identity_core::CredentialConfig::X509(identity_core::X509Config::single(
+        verified.fingerprint,
+        verified.subject.clone(),
+    ));
+    service.credentials.insert(
+        identity_core::Credential::new(config, vec![], identity_core::time::OffsetDateTime::now_utc()).unwrap(),
+    );
+    running.state.store.create_identity(&service).await.unwrap();
+    let client = json!({
+        "client_id": "billing-svc", "grant_types": ["client_credentials"], "scope": "openid email",
+        "token_endpoint_auth_method": "tls_client_auth", "tls_client_auth_subject_dn": "CN=billing"
+    });
+    assert_eq!(http.post(format!("{admin}/admin/clients")).json(&client).send().await.unwrap().status(), 201);
+
+    let over_tls = |identity: Option<(&str, &str)>| {
+        let mut builder =
+            Client::builder().add_root_certificate(reqwest::Certificate::from_pem(pki.ca.pem().as_bytes()).unwrap());
+        if let Some((certificate, key)) = identity {
+            builder = builder.identity(reqwest::Identity::from_pem(format!("{certificate}{key}").as_bytes()).unwrap());
+        }
+        builder.build().unwrap()
+    };
+    let with_billing = over_tls(Some((&billing_pem, &billing_key)));
+    let tls_url = |path: &str| format!("https://localhost:{}{path}", mtls.port());
+    let form = [("grant_type", "client_credentials"), ("client_id", "billing-svc"), ("scope", "openid email")];
+    let response = with_billing.post(tls_url("/oauth2/token")).form(&form).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let tokens: Value = response.json().await.unwrap();
+    let bearer = format!("Bearer {}", tokens["access_token"].as_str().unwrap());
+
+    // Bound: refused without the certificate (the plain listener, or TLS without one), or with another.
+    let me = with_billing.get(tls_url("/userinfo")).header("authorization", &bearer).send().await.unwrap();
+    assert_eq!(me.status(), 200);
+    assert_eq!(me.json::<Value>().await.unwrap()["sub"], json!(service.id.to_string()));
+    let plain = http.get(format!("{public}/userinfo")).header("authorization", &bearer).send().await.unwrap();
+    assert_eq!(plain.status(), 401);
+    let anonymous = over_tls(None);
+    let bare = anonymous.get(tls_url("/userinfo")).header("authorization", &bearer).send().await.unwrap();
+    assert_eq!(bare.status(), 401);
+    let (other_pem, other_key, _) = pki.issue("billing", vec![], rcgen::ExtendedKeyUsagePurpose::ClientAuth);
+    let with_other = over_tls(Some((&other_pem, &other_key)));
+    let stolen = with_other.get(tls_url("/userinfo")).header("authorization", &bearer).send().await.unwrap();
+    assert_eq!(stolen.status(), 401, "a token bound to one certificate is refused with another");
+
+    // Without a certificate, or with one that maps to no identity, the client does not authenticate.
+    for client in [&anonymous, &with_other] {
+        let refused = client.post(tls_url("/oauth2/token")).form(&form).send().await.unwrap();
+        assert_eq!(refused.status(), 401);
+        assert_eq!(refused.json::<Value>().await.unwrap()["error"], "invalid_client");
+    }
+    let discovery: Value =
+        http.get(format!("{public}/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(discovery["tls_client_certificate_bound_access_tokens"], true);
+    running.stop().await;
+}
