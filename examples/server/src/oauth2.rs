@@ -44,6 +44,7 @@ pub fn admin(app: Arc<AppState>) -> Router {
         .route("/admin/clients", get(list_clients).post(create_client))
         .route("/admin/clients/{id}", get(get_client).delete(delete_client))
         .route("/admin/oauth2/introspect", post(introspect))
+        .route("/admin/oauth2/keys/rotate", post(rotate_keys))
         .with_state(app)
 }
 
@@ -217,6 +218,36 @@ async fn introspect(
     let form: TokenForm = form(&headers, &body)?;
     let token = form.token.ok_or_else(|| invalid_request("`token` is missing".into()))?;
     Ok(Json(app.oauth2.introspect(&token).await?).into_response())
+}
+
+/// `POST /admin/oauth2/keys/rotate`: a new current signing key (the previous one keeps verifying); answers the
+/// new JWKS. Other replicas take it up on their next key reload.
+async fn rotate_keys(State(app): State<Arc<AppState>>) -> Result<Response, OAuthResponse> {
+    app.oauth2.rotate_keys(&app.cipher, identity_oidc::SigningAlgorithm::ES256).await?;
+    Ok(Json(app.oauth2.jwks()).into_response())
+}
+
+/// Reads the stored signing keys every `every`, so that a rotation made on another replica signs and verifies
+/// here too, until `stopped`.
+pub fn reload_keys(app: Arc<AppState>, every: std::time::Duration, mut stopped: tokio::sync::watch::Receiver<bool>) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.tick().await;
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {
+                    if let Err(error) = app.oauth2.reload_keys(&app.cipher).await {
+                        tracing::warn!(error = %error, "the signing keys could not be reloaded");
+                    }
+                }
+                changed = stopped.changed() => {
+                    if changed.is_err() || *stopped.borrow() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
 }
 
 /// `POST /admin/clients`: the client as RFC 7591 / Hydra's admin API show it, with its secret this once.

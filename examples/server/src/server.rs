@@ -74,6 +74,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         mtls = Some(local(&tcp)?);
         tasks.push(crate::mtls::serve(tcp, acceptor, public_router, stopped.clone()));
     }
+    // Rotations are rare and tokens live an hour: a minute's delay before another replica signs with the new key
+    // is harmless, and verifying needs none (the previous key stays published).
+    crate::oauth2::reload_keys(state.clone(), std::time::Duration::from_secs(60), stopped.clone());
     tasks.push(serve(admin_listener, admin_router, stopped));
     tracing::info!(%public, %admin, ?mtls, "listening");
     Ok(Running { public, admin, mtls, state, stop, tasks })

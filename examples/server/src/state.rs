@@ -71,6 +71,8 @@ pub struct AppState {
     pub public_url: String,
     /// The OAuth2/OIDC provider; its issuer is the public base URL and its signing keys live in the store.
     pub oauth2: Arc<identity_oidc::Provider>,
+    /// Seals secrets at rest (TOTP, signing keys, upstream client secrets).
+    pub cipher: Arc<SecretCipher>,
 }
 
 /// What a store-opening step decides: whether to migrate.
@@ -210,7 +212,7 @@ impl AppState {
             oauth2 = oauth2.with_certificate_authentication(authenticator);
         }
         let oauth2 = Arc::new(oauth2);
-        Ok(Self { config, store, clock, schemas, sessions, flows, admin, public_url, oauth2 })
+        Ok(Self { config, store, clock, schemas, sessions, flows, admin, public_url, oauth2, cipher })
     }
 }
 

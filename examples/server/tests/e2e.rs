@@ -807,6 +807,18 @@ async fn the_oauth2_provider_answers_at_hydras_paths() {
     let access = tokens["access_token"].as_str().unwrap().to_owned();
     assert_eq!(introspect(access).await.unwrap().json::<Value>().await.unwrap()["active"], false);
 
+    // Rotating the signing keys: the new key signs, the old one is still published, so tokens it signed verify.
+    let before = server.http.get(server.public("/.well-known/jwks.json")).json_body().await;
+    let rotated = server.http.post(server.admin("/admin/oauth2/keys/rotate")).send().await.unwrap();
+    assert_eq!(rotated.status(), 200);
+    let after = server.http.get(server.public("/.well-known/jwks.json")).json_body().await;
+    assert_eq!(after["keys"].as_array().unwrap().len(), 2);
+    assert_eq!(after["keys"][1]["kid"], before["keys"][0]["kid"]);
+    let fresh: Value = token(vec![("grant_type", "client_credentials".into())]).await.unwrap().json().await.unwrap();
+    let header = fresh["access_token"].as_str().unwrap().split('.').next().unwrap().to_owned();
+    let header: Value = serde_json::from_slice(&base64_url(&header)).unwrap();
+    assert_eq!(header["kid"], after["keys"][0]["kid"], "the new key signs");
+
     // An unknown client is told so here, never redirected.
     let stranger = authorize.replace("client_id=shop", "client_id=nobody");
     let shown = no_redirects.get(&stranger).send().await.unwrap();
@@ -938,4 +950,9 @@ async fn mutual_tls_clients_get_tokens_bound_to_their_certificate() {
         http.get(format!("{public}/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
     assert_eq!(discovery["tls_client_certificate_bound_access_tokens"], true);
     running.stop().await;
+}
+
+fn base64_url(text: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text).unwrap()
 }
