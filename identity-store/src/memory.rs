@@ -426,6 +426,10 @@ impl SessionStore for MemoryStore {
         Ok(revoked)
     }
 
+    async fn count_active_sessions(&self, now: OffsetDateTime) -> Result<u64, Error> {
+        Ok(self.read().sessions.values().filter(|session| session.is_valid_at(now)).count() as u64)
+    }
+
     async fn delete_expired_sessions(&self, now: OffsetDateTime) -> Result<u64, Error> {
         let mut state = self.write();
         let before = state.sessions.len();

@@ -52,4 +52,7 @@ pub trait SessionStore: Send + Sync {
 
     /// Deletes sessions that expired before `now`; returns how many.
     async fn delete_expired_sessions(&self, now: OffsetDateTime) -> Result<u64, Error>;
+
+    /// How many sessions are valid at `now` (active and unexpired), for gauges and dashboards.
+    async fn count_active_sessions(&self, now: OffsetDateTime) -> Result<u64, Error>;
 }

@@ -86,6 +86,7 @@ macro_rules! conformance_tests {
             a_stale_copy_cannot_bring_a_revoked_session_back,
             organizations_and_roles_list_in_bytewise_name_order,
             expired_sessions_are_deleted,
+            only_valid_sessions_are_counted_as_active,
             unknown_sessions_are_not_found,
             a_session_needs_an_existing_identity,
             a_taken_session_id_or_token_hash_is_a_conflict,
@@ -975,6 +976,26 @@ pub async fn expired_sessions_are_deleted(store: Arc<dyn Inspect>) {
     assert_not_found(store.session(shortish.id).await, "reading a deleted expired session");
     assert_eq!(store.session(long.id).await.expect("reading the live session"), long);
     assert_eq!(store.delete_expired_sessions(clock.now()).await.expect("deleting again"), 0);
+}
+
+/// The active count leaves out revoked sessions and those expired at the instant given.
+pub async fn only_valid_sessions_are_counted_as_active(store: Arc<dyn Inspect>) {
+    let ada = create_with_email(&*store, "ada@example.com").await;
+    assert_eq!(store.count_active_sessions(START).await.expect("counting none"), 0);
+    let sessions =
+        [(1, 1), (2, 2), (3, 48)].map(|(n, hours)| session_for(ada.id, token_hash(n), START, Duration::hours(hours)));
+    for session in &sessions {
+        store.insert_session(session).await.expect("inserting a session");
+    }
+    assert_eq!(store.count_active_sessions(START).await.expect("counting"), 3);
+    store.revoke_session(sessions[2].id).await.expect("revoking");
+    assert_eq!(store.count_active_sessions(START).await.expect("counting after a revocation"), 2);
+    assert_eq!(
+        store.count_active_sessions(START + Duration::hours(1)).await.expect("counting later"),
+        1,
+        "expiry is exclusive"
+    );
+    assert_eq!(store.count_active_sessions(START + Duration::hours(3)).await.expect("counting much later"), 0);
 }
 
 /// Reading, updating, extending or revoking a session that was never stored is `NotFound`.

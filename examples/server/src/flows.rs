@@ -294,6 +294,25 @@ pub(crate) async fn submit_flow(
     Ok(redirected)
 }
 
+/// Counts a login submission's outcome for the metrics. A flow handed back with messages failed; one handed back
+/// at its next step (a second factor) is not over, so it is not counted yet.
+fn count_login<T>(
+    app: &AppState,
+    result: Result<Submitted<T>, identity_auth::Error>,
+) -> Result<Submitted<T>, identity_auth::Error> {
+    use crate::metrics::LoginOutcome;
+    let outcome = match &result {
+        Ok(Submitted::Done(_)) => Some(LoginOutcome::Succeeded),
+        Ok(Submitted::Flow(flow)) => flow.has_errors().then_some(LoginOutcome::Failed),
+        Err(identity_auth::Error::RateLimited { .. }) => Some(LoginOutcome::Throttled),
+        Err(_) => Some(LoginOutcome::Failed),
+    };
+    if let Some(outcome) = outcome {
+        app.metrics.login(outcome);
+    }
+    result
+}
+
 /// The JSON answer to a submission, and whether the flow finished.
 async fn answer(
     app: &AppState,
@@ -303,7 +322,7 @@ async fn answer(
     from_browser: bool,
 ) -> Result<(Response, bool), ApiError> {
     match kind {
-        FlowKind::Login => match app.flows.submit_login(id, submission).await? {
+        FlowKind::Login => match count_login(app, app.flows.submit_login(id, submission).await)? {
             // Kratos answers a login flow that goes on with 400 and the flow.
             Submitted::Flow(flow) => Ok((flow_response(&flow, true), false)),
             Submitted::Done(done) => {
@@ -323,6 +342,7 @@ async fn answer(
         FlowKind::Registration => match app.flows.submit_registration(id, submission).await? {
             Submitted::Flow(flow) => Ok((flow_response(&flow, true), false)),
             Submitted::Done(done) => {
+                app.metrics.registration();
                 let mut body = json!({ "identity": identity_view(&done.identity, &app.public_url, Audience::Owner) });
                 if let Some(issued) = &done.session {
                     body["session"] = session_view(&issued.session, Some(&done.identity), &app.public_url);

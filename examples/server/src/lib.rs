@@ -24,6 +24,7 @@ pub mod courier;
 pub mod error;
 mod flows;
 pub mod http;
+pub mod metrics;
 pub mod mtls;
 pub mod oauth2;
 pub mod public;

@@ -160,6 +160,8 @@ async fn token(
         .map(|der| PresentedCertificate { der, intermediates: Vec::new() });
     let basic = basic(&headers)?;
     let tokens = app.oauth2.token(&request, basic.as_ref()).await?;
+    // Only the grant types the provider knows get here, so the label's values stay few.
+    app.metrics.grant(request.grant_type.as_deref().unwrap_or_default());
     let mut response = Json(tokens).into_response();
     no_store(&mut response);
     Ok(response)

@@ -61,10 +61,16 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let store = open_store(&config.dsn, Migrations::Apply).await?;
     let state = Arc::new(AppState::new(config, store).await?);
     let config = &state.config;
+    let tracked = |router: Router, listener: &'static str| {
+        router
+            .route_layer(axum::middleware::from_fn_with_state((state.metrics.clone(), listener), crate::metrics::track))
+    };
     let public_routes = crate::public::router(state.clone()).merge(crate::oauth2::public(state.clone()));
-    let public_router = layers(public_routes, config).layer(cors(config));
-    let admin_routes = crate::admin_api::router(state.clone()).merge(crate::oauth2::admin(state.clone()));
-    let admin_router = layers(admin_routes, config);
+    let public_router = layers(tracked(public_routes, "public"), config).layer(cors(config));
+    let admin_routes = crate::admin_api::router(state.clone())
+        .merge(crate::oauth2::admin(state.clone()))
+        .merge(Router::new().route("/metrics", axum::routing::get(crate::metrics::scrape)).with_state(state.clone()));
+    let admin_router = layers(tracked(admin_routes, "admin"), config);
     let (stop, stopped) = watch::channel(false);
     let mut tasks = vec![serve(public_listener, public_router.clone(), stopped.clone())];
     let mut mtls = None;

@@ -73,6 +73,8 @@ pub struct AppState {
     pub oauth2: Arc<identity_oidc::Provider>,
     /// Seals secrets at rest (TOTP, signing keys, upstream client secrets).
     pub cipher: Arc<SecretCipher>,
+    /// What `/metrics` shows.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// What a store-opening step decides: whether to migrate.
@@ -212,7 +214,8 @@ impl AppState {
             oauth2 = oauth2.with_certificate_authentication(authenticator);
         }
         let oauth2 = Arc::new(oauth2);
-        Ok(Self { config, store, clock, schemas, sessions, flows, admin, public_url, oauth2, cipher })
+        let metrics = Arc::default();
+        Ok(Self { config, store, clock, schemas, sessions, flows, admin, public_url, oauth2, cipher, metrics })
     }
 }
 

@@ -824,6 +824,14 @@ async fn the_oauth2_provider_answers_at_hydras_paths() {
     let shown = no_redirects.get(&stranger).send().await.unwrap();
     assert_eq!(shown.status(), 401);
     assert!(shown.headers().get("location").is_none());
+
+    let metrics = server.http.get(server.admin("/metrics")).send().await.unwrap().text().await.unwrap();
+    for line in [
+        "identity_oauth2_token_grants_total{grant_type=\"client_credentials\"} 2",
+        "identity_oauth2_token_grants_total{grant_type=\"authorization_code\"} 1",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "no `{line}` in\n{metrics}");
+    }
     server.running.stop().await;
 }
 
@@ -955,4 +963,32 @@ async fn mutual_tls_clients_get_tokens_bound_to_their_certificate() {
 fn base64_url(text: &str) -> Vec<u8> {
     use base64::Engine as _;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text).unwrap()
+}
+
+#[tokio::test]
+async fn metrics_count_requests_logins_registrations_and_sessions_on_the_admin_listener() {
+    let server = Server::start("memory").await;
+    let (_, token) = server.register("ada@example.com").await;
+    assert_eq!(server.login("ada@example.com", PASSWORD).await.0, 200);
+    assert_eq!(server.login("ada@example.com", "wrong-horse-battery-staple").await.0, 400);
+    assert_eq!(server.whoami(&token).await.0, 200);
+    assert_eq!(server.http.get(server.public("/metrics")).send().await.unwrap().status(), 404, "admin only");
+
+    let response = server.http.get(server.admin("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/openmetrics-text"));
+    let text = response.text().await.unwrap();
+    for line in [
+        "identity_registrations_total 1",
+        "identity_logins_total{outcome=\"succeeded\"} 1",
+        "identity_logins_total{outcome=\"failed\"} 1",
+        "identity_active_sessions 2",
+        "identity_http_requests_total{listener=\"public\",method=\"GET\",route=\"/sessions/whoami\",status=\"200\"} 1",
+    ] {
+        assert!(text.lines().any(|l| l == line), "no `{line}` in\n{text}");
+    }
+    assert!(text.contains("identity_http_request_duration_seconds_bucket{"), "{text}");
+    // Templates, not paths: no flow ids or tokens in the labels.
+    assert!(text.contains("route=\"/self-service/{kind}\"") && !text.contains(&token), "{text}");
+    server.running.stop().await;
 }

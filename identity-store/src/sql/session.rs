@@ -197,6 +197,16 @@ impl SessionStore for SqlStore {
     async fn delete_expired_sessions(&self, now: OffsetDateTime) -> Result<u64, Error> {
         self.delete_lapsed("DELETE FROM sessions WHERE expires_at <= $1", now).await
     }
+
+    async fn count_active_sessions(&self, now: OffsetDateTime) -> Result<u64, Error> {
+        let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM sessions WHERE active = 1 AND expires_at > $1")
+            .bind(micros(now))
+            .fetch_one(self.pool())
+            .await
+            .and_then(|row| sqlx::Row::try_get(&row, "n"))
+            .map_err(map_error)?;
+        Ok(u64::try_from(count).unwrap_or_default())
+    }
 }
 
 /// A value bound to a query built at run time.
