@@ -6,7 +6,8 @@
 //!    against `cores / one verify alone`).
 //! 3. `whoami` p99 latency while logins saturate the CPU, against idle.
 //!
-//! `cargo bench -p identity-benches --bench load` (`LOAD_SECONDS` sets each phase's length; default 5).
+//! `cargo bench -p identity-benches --bench load` (`LOAD_SECONDS` sets each phase's length; default 5;
+//! `LOAD_HASHERS`, JSON, the first server's `hashers` section).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -43,7 +44,10 @@ async fn run() {
     // Baseline 1: a bare axum handler, measured in turns with whoami so that a drift of the machine's speed
     // shows as a spread between rounds instead of skewing one side.
     let bare = bare_server().await;
-    let server = Server::start(&client, json!({})).await;
+    // `LOAD_HASHERS` (JSON) overrides the first server's `hashers` section, for experiments such as
+    // `{"concurrency": 1}`; the default is the server's own defaults.
+    let hashers = std::env::var("LOAD_HASHERS").ok().and_then(|json| serde_json::from_str(&json).ok());
+    let server = Server::start(&client, hashers.unwrap_or_else(|| json!({}))).await;
     println!("cores: {cores}, concurrency: {concurrency}, {} s per phase", seconds().as_secs());
     let mut ratios = Vec::new();
     for round in 1..=ROUNDS {
