@@ -4,6 +4,9 @@
 //!
 //! Routes are the router's path templates (`/sessions/{id}`), never the paths requested, so that neither ids
 //! nor tokens reach the metrics and their number stays bounded.
+//!
+//! The same middleware writes one log line per request (target `identity_server::access`): request id, method,
+//! route, status, latency and, when the handler reports one ([`Subject`]), the identity it acted for.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -128,7 +131,11 @@ impl Metrics {
     }
 }
 
-/// Middleware counting every routed request of `listener` and its latency.
+/// The identity a request acted for, as a response extension a handler sets, for the access log.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject(pub identity_core::IdentityId);
+
+/// Middleware counting every routed request of `listener` and its latency, and logging it.
 pub async fn track(
     State((metrics, listener)): State<(Arc<Metrics>, &'static str)>,
     request: Request,
@@ -136,14 +143,25 @@ pub async fn track(
 ) -> Response {
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
     let method = request.method().as_str().to_owned();
+    let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let started = Instant::now();
     let response = next.run(request).await;
-    metrics
-        .latency
-        .get_or_create(&RouteLabels { listener, route: route.clone() })
-        .observe(started.elapsed().as_secs_f64());
-    let status = response.status().as_u16().to_string();
-    metrics.requests.get_or_create(&RequestLabels { listener, method, route, status }).inc();
+    let elapsed = started.elapsed();
+    metrics.latency.get_or_create(&RouteLabels { listener, route: route.clone() }).observe(elapsed.as_secs_f64());
+    let status = response.status().as_u16();
+    let subject = response.extensions().get::<Subject>().map(|Subject(id)| id.to_string());
+    tracing::info!(
+        target: "identity_server::access",
+        request_id,
+        listener,
+        method,
+        route,
+        status,
+        latency_ms = elapsed.as_secs_f64() * 1e3,
+        subject = subject.as_deref().unwrap_or_default(),
+        "request"
+    );
+    metrics.requests.get_or_create(&RequestLabels { listener, method, route, status: status.to_string() }).inc();
     response
 }
 

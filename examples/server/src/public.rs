@@ -84,6 +84,7 @@ async fn whoami(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Result<
     let token = token_of(&app, &headers).ok_or(identity_auth::Error::SessionInactive)?;
     let (session, identity) = app.sessions.check(&token, RequiredAal::HighestAvailable).await?;
     let mut response = Json(SessionView::new(&session, Some(&identity), &app.public_url)).into_response();
+    response.extensions_mut().insert(crate::metrics::Subject(identity.id));
     if let Ok(value) = HeaderValue::from_str(&identity.id.to_string()) {
         response.headers_mut().insert("x-kratos-authenticated-identity-id", value);
     }

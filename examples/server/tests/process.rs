@@ -99,4 +99,16 @@ async fn logs_keep_secrets_out_and_sigterm_stops_cleanly() {
     for secret in [password, token.as_str(), code.as_str()] {
         assert!(!logged.contains(secret), "a secret reached the log:\n{logged}");
     }
+    // One access line per request; whoami's names the identity it answered for.
+    let access: Vec<Value> = seen
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|entry| entry["target"] == "identity_server::access")
+        .collect();
+    let whoami = access.iter().find(|entry| entry["fields"]["route"] == "/sessions/whoami").expect("no access line");
+    assert_eq!(whoami["fields"]["status"], 200);
+    assert_eq!(whoami["fields"]["subject"], registered["identity"]["id"]);
+    assert!(whoami["fields"]["request_id"].as_str().is_some_and(|id| !id.is_empty()));
+    assert!(whoami["fields"]["latency_ms"].is_number());
+    assert_eq!(access.len(), 4, "{access:?}");
 }
