@@ -61,6 +61,22 @@ pub struct Config {
     pub throttling: Throttling,
     /// Logging.
     pub log: LogConfig,
+    /// The identity-aware proxy's access rules, decided at `/decisions` (none: every decision is 403).
+    pub access_rules: Option<AccessRulesConfig>,
+}
+
+/// Where the access rules come from and what they default to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessRulesConfig {
+    /// The rules file: YAML, or JSON when it ends in `.json`. SIGHUP reloads it.
+    pub file: PathBuf,
+    /// Where browsers that must sign in are sent; the request's URL is appended as `return_to`.
+    #[serde(default)]
+    pub login_url: Option<String>,
+    /// What a request no rule matches gets: `deny` (default) or `allow`.
+    #[serde(default)]
+    pub unmatched: identity_rbac::Unmatched,
 }
 
 impl Default for Config {
@@ -76,6 +92,7 @@ impl Default for Config {
             courier: CourierConfig::default(),
             throttling: Throttling::default(),
             log: LogConfig::default(),
+            access_rules: None,
         }
     }
 }
@@ -417,8 +434,19 @@ impl DurationText {
 }
 
 /// The top-level keys, the only ones `IDENTITY_*` variables may name.
-const SECTIONS: &[&str] =
-    &["dsn", "serve", "secrets", "hashers", "session", "selfservice", "identity", "courier", "throttling", "log"];
+const SECTIONS: &[&str] = &[
+    "dsn",
+    "serve",
+    "secrets",
+    "hashers",
+    "session",
+    "selfservice",
+    "identity",
+    "courier",
+    "throttling",
+    "log",
+    "access_rules",
+];
 
 impl Config {
     /// Reads `path` (if given) and applies the environment's `IDENTITY_*` overrides.

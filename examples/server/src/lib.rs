@@ -21,6 +21,7 @@ pub mod admin_api;
 pub mod cli;
 pub mod config;
 pub mod courier;
+pub mod decisions;
 pub mod error;
 mod flows;
 pub mod http;

@@ -30,6 +30,7 @@ async fn run(cli: Cli) -> ExitCode {
                 Ok(running) => running,
                 Err(error) => return fail(4, &error.to_string()),
             };
+            reload_rules_on_hangup(running.state.clone());
             shutdown_signal().await;
             tracing::info!("shutting down; in-flight requests finish first");
             running.stop().await;
@@ -75,6 +76,26 @@ fn init_logging(config: &Config) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if config.log.format == "json" { builder.json().init() } else { builder.init() }
+}
+
+/// SIGHUP reloads the access rules; requests go on meanwhile, decided by the rules in force.
+fn reload_rules_on_hangup(state: std::sync::Arc<identity_server::state::AppState>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+            tracing::warn!("SIGHUP cannot be handled here: the access rules reload only at start");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            let Some(rules) = &state.access_rules else { continue };
+            match rules.reload() {
+                Ok(count) => tracing::info!(rules = count, "access rules reloaded"),
+                Err(error) => tracing::error!(error = %error, "the access rules did not reload; the old ones stay"),
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = state;
 }
 
 async fn shutdown_signal() {

@@ -34,6 +34,8 @@ pub fn router(app: Arc<AppState>) -> Router {
         .route("/self-service/logout", get(flows::logout_with_token))
         .route("/self-service/{kind}/{variant}", get(flows::create_or_fetch_flow))
         .route("/self-service/{kind}", get(flows::open_link).post(flows::submit_flow))
+        .route("/decisions", axum::routing::any(crate::decisions::decide))
+        .route("/decisions/{*rest}", axum::routing::any(crate::decisions::decide))
         .with_state(app)
 }
 

@@ -75,6 +75,10 @@ pub struct AppState {
     pub cipher: Arc<SecretCipher>,
     /// What `/metrics` shows.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The access rules `/decisions` applies, if configured.
+    pub access_rules: Option<crate::decisions::AccessRules>,
+    /// Organization ACLs, for rules that authorize by scope.
+    pub acls: identity_rbac::Acls,
 }
 
 /// What a store-opening step decides: whether to migrate.
@@ -215,7 +219,29 @@ impl AppState {
         }
         let oauth2 = Arc::new(oauth2);
         let metrics = Arc::default();
-        Ok(Self { config, store, clock, schemas, sessions, flows, admin, public_url, oauth2, cipher, metrics })
+        let access_rules = match &config.access_rules {
+            Some(rules) => Some(crate::decisions::AccessRules::load(
+                rules.file.clone(),
+                identity_rbac::RulesConfig { login_url: rules.login_url.clone(), unmatched: rules.unmatched },
+            )?),
+            None => None,
+        };
+        let acls = identity_rbac::Acls::new(store.clone(), identity_rbac::PlatformAdministrators::default());
+        Ok(Self {
+            config,
+            store,
+            clock,
+            schemas,
+            sessions,
+            flows,
+            admin,
+            public_url,
+            oauth2,
+            cipher,
+            metrics,
+            access_rules,
+            acls,
+        })
     }
 }
 

@@ -992,3 +992,101 @@ async fn metrics_count_requests_logins_registrations_and_sessions_on_the_admin_l
     assert!(text.contains("route=\"/self-service/{kind}\"") && !text.contains(&token), "{text}");
     server.running.stop().await;
 }
+
+const ACCESS_RULES: &str = r#"
+- id: public
+  match: { methods: [GET], url: "https://app.example/public/**" }
+  authenticators: [anonymous]
+  authorizer: allow
+- id: private
+  match: { methods: [GET, POST], url: "https://app.example/private/**" }
+  authenticators: [cookie_session, bearer_session_token]
+  authorizer: allow
+  headers:
+    X-User-Id: "{{ subject_id }}"
+    X-User-Email: { key: email }
+- id: closed
+  match: { methods: [GET], url: "https://app.example/closed" }
+  authenticators: [anonymous]
+  authorizer: deny
+"#;
+
+#[tokio::test]
+async fn decisions_answer_traefik_and_nginx_by_the_access_rules_and_reload() {
+    let rules = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("rules-{}.yaml", uuid::Uuid::new_v4()));
+    std::fs::write(&rules, ACCESS_RULES).unwrap();
+    let config = Config::from_value(
+        json!({
+            "dsn": "memory",
+            "serve": { "public": { "port": 0 }, "admin": { "port": 0 } },
+            "hashers": { "argon2": { "memory_kib": 64, "iterations": 1, "parallelism": 1 } },
+            "access_rules": { "file": rules, "login_url": "https://id.example/login" },
+        }),
+        std::iter::empty(),
+    )
+    .unwrap();
+    let server = Server {
+        running: start(config).await.unwrap(),
+        http: Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+    };
+    let (identity, token) = server.register("ada@example.com").await;
+
+    // Traefik's ForwardAuth: the original request in X-Forwarded-* headers.
+    let traefik = |method: &str, uri: &str| {
+        server
+            .http
+            .get(server.public("/decisions"))
+            .header("x-forwarded-method", method)
+            .header("x-forwarded-proto", "https")
+            .header("x-forwarded-host", "app.example")
+            .header("x-forwarded-uri", uri)
+    };
+    assert_eq!(traefik("GET", "/public/page").send().await.unwrap().status(), 200);
+    let browser = traefik("GET", "/private/page").header("accept", "text/html").send().await.unwrap();
+    assert_eq!(browser.status(), 302);
+    let login = browser.headers()["location"].to_str().unwrap().to_owned();
+    assert!(login.starts_with("https://id.example/login") && login.contains("return_to="), "{login}");
+    assert_eq!(traefik("GET", "/private/page").send().await.unwrap().status(), 401, "an API client is not redirected");
+    let allowed = traefik("POST", "/private/page").header("x-session-token", &token).send().await.unwrap();
+    assert_eq!(allowed.status(), 200);
+    assert_eq!(allowed.headers()["x-user-id"], identity.as_str());
+    assert_eq!(allowed.headers()["x-user-email"], "ada@example.com");
+    let by_cookie =
+        traefik("GET", "/private/page").header("cookie", format!("ory_kratos_session={token}")).send().await.unwrap();
+    assert_eq!(by_cookie.status(), 200);
+    let forged = traefik("GET", "/private/page").header("x-session-token", "not-a-session").send().await.unwrap();
+    assert_eq!(forged.status(), 401);
+    assert_eq!(traefik("GET", "/closed").send().await.unwrap().status(), 403);
+    assert_eq!(traefik("GET", "/elsewhere").send().await.unwrap().status(), 403, "unmatched requests are denied");
+    assert_eq!(traefik("GET", "/public/../private/page").send().await.unwrap().status(), 403, "dot segments");
+    assert_eq!(traefik("DELETE", "/public/page").send().await.unwrap().status(), 403, "another method");
+
+    // nginx's auth_request: the original URI after /decisions; never a redirect, which nginx would make a 500.
+    let nginx = |path: &str| {
+        server
+            .http
+            .get(server.public(&format!("/decisions{path}")))
+            .header("x-forwarded-proto", "https")
+            .header("x-forwarded-host", "app.example")
+    };
+    assert_eq!(nginx("/public/page?x=1").send().await.unwrap().status(), 200);
+    let browser = nginx("/private/page").header("accept", "text/html").send().await.unwrap();
+    assert_eq!(browser.status(), 401);
+    assert!(browser.headers()["location"].to_str().unwrap().starts_with("https://id.example/login"));
+    assert_eq!(
+        nginx("/private/page").header("authorization", format!("Bearer {token}")).send().await.unwrap().status(),
+        200
+    );
+    assert_eq!(nginx("/closed").send().await.unwrap().status(), 403);
+
+    // A reload takes the new rules; a file that does not load leaves the old ones in force.
+    let access = server.running.state.access_rules.as_ref().unwrap();
+    std::fs::write(&rules, ACCESS_RULES.replace("authorizer: allow\n  headers", "authorizer: deny\n  headers"))
+        .unwrap();
+    assert_eq!(access.reload().unwrap(), 3);
+    assert_eq!(traefik("GET", "/private/page").header("x-session-token", &token).send().await.unwrap().status(), 403);
+    std::fs::write(&rules, "- id: [broken").unwrap();
+    assert!(access.reload().is_err());
+    assert_eq!(traefik("GET", "/public/page").send().await.unwrap().status(), 200, "the old rules stay");
+    server.running.stop().await;
+}

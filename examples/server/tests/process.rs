@@ -10,9 +10,17 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn logs_keep_secrets_out_and_sigterm_stops_cleanly() {
+async fn logs_keep_secrets_out_sighup_reloads_the_rules_and_sigterm_stops_cleanly() {
+    let rules = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("rules-{}.yaml", uuid::Uuid::new_v4()));
+    let rule = |authorizer: &str| {
+        format!(
+            "- id: page\n  match: {{ methods: [GET], url: \"https://app.example/page\" }}\n  authenticators: [anonymous]\n  authorizer: {authorizer}\n"
+        )
+    };
+    std::fs::write(&rules, rule("allow")).unwrap();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_identity-server"))
         .arg("serve")
+        .env("IDENTITY_ACCESS_RULES__FILE", &rules)
         .env("IDENTITY_DSN", "memory")
         .env("IDENTITY_SERVE__PUBLIC__PORT", "0")
         .env("IDENTITY_SERVE__ADMIN__PORT", "0")
@@ -77,6 +85,33 @@ async fn logs_keep_secrets_out_and_sigterm_stops_cleanly() {
         .unwrap();
     let code = issued["recovery_code"].as_str().unwrap().to_owned();
 
+    // SIGHUP: the new rules decide the next request, and the server goes on.
+    let decide = || {
+        http.get(format!("http://{public}/decisions"))
+            .header("x-forwarded-method", "GET")
+            .header("x-forwarded-proto", "https")
+            .header("x-forwarded-host", "app.example")
+            .header("x-forwarded-uri", "/page")
+            .send()
+    };
+    assert_eq!(decide().await.unwrap().status(), 200);
+    std::fs::write(&rules, rule("deny")).unwrap();
+    let hup = std::process::Command::new("kill").args(["-HUP", &child.id().unwrap().to_string()]).status().unwrap();
+    assert!(hup.success());
+    tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let mut line = String::new();
+            assert!(stderr.read_line(&mut line).await.unwrap() > 0, "the server exited after SIGHUP:\n{seen}");
+            seen.push_str(&line);
+            if line.contains("access rules reloaded") {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("the rules were not reloaded");
+    assert_eq!(decide().await.unwrap().status(), 403);
+
     let stopped =
         std::process::Command::new("kill").args(["-TERM", &child.id().unwrap().to_string()]).status().unwrap();
     assert!(stopped.success());
@@ -110,5 +145,5 @@ async fn logs_keep_secrets_out_and_sigterm_stops_cleanly() {
     assert_eq!(whoami["fields"]["subject"], registered["identity"]["id"]);
     assert!(whoami["fields"]["request_id"].as_str().is_some_and(|id| !id.is_empty()));
     assert!(whoami["fields"]["latency_ms"].is_number());
-    assert_eq!(access.len(), 4, "{access:?}");
+    assert_eq!(access.len(), 6, "{access:?}");
 }
