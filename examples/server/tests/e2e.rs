@@ -8,18 +8,11 @@ use identity_server::server::{Running, start};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
+mod support;
+
+use support::JsonBody;
+
 const PASSWORD: &str = "correct-horse-battery-staple";
-
-/// Sends a request and reads its JSON answer.
-trait JsonBody {
-    async fn json_body(self) -> Value;
-}
-
-impl JsonBody for reqwest::RequestBuilder {
-    async fn json_body(self) -> Value {
-        self.send().await.unwrap().json().await.unwrap()
-    }
-}
 
 fn temp_db() -> PathBuf {
     std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("server-{}.db", uuid::Uuid::new_v4()))

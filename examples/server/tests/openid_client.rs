@@ -8,6 +8,9 @@ use std::process::Stdio;
 use identity_server::config::Config;
 use identity_server::server::start;
 use serde_json::{Value, json};
+use support::JsonBody;
+
+mod support;
 
 const NODE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/openid-client-node");
 const REDIRECT: &str = "http://127.0.0.1:9/callback";
@@ -36,20 +39,9 @@ async fn openid_client_signs_in_refreshes_and_uses_client_credentials() {
         "grant_types": ["authorization_code", "refresh_token", "client_credentials"],
         "scope": "openid email reports:read", "token_endpoint_auth_method": "client_secret_basic"
     });
-    let created: Value =
-        http.post(format!("{admin}/admin/clients")).json(&client).send().await.unwrap().json().await.unwrap();
+    let created = http.post(format!("{admin}/admin/clients")).json(&client).json_body().await;
     let secret = created["client_secret"].as_str().unwrap().to_owned();
-    let flow: Value =
-        http.get(format!("{public}/self-service/registration/api")).send().await.unwrap().json().await.unwrap();
-    let registered: Value = http
-        .post(format!("{public}/self-service/registration?flow={}", flow["id"].as_str().unwrap()))
-        .json(&json!({"method": "password", "traits": {"email": "ada@example.com"}, "password": "correct-horse-battery-staple"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let registered = support::register(&http, &public, "ada@example.com", "correct-horse-battery-staple").await;
     let session = format!("ory_kratos_session={}", registered["session_token"].as_str().unwrap());
 
     let script = dir.join("rp.mjs");

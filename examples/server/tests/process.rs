@@ -9,6 +9,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
+mod support;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_keep_secrets_out_sighup_reloads_the_rules_and_sigterm_stops_cleanly() {
     let rules = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("rules-{}.yaml", uuid::Uuid::new_v4()));
@@ -55,17 +57,7 @@ async fn logs_keep_secrets_out_sighup_reloads_the_rules_and_sigterm_stops_cleanl
 
     let http = reqwest::Client::new();
     let password = "correct-horse-battery-staple";
-    let flow: Value =
-        http.get(format!("http://{public}/self-service/registration/api")).send().await.unwrap().json().await.unwrap();
-    let registered: Value = http
-        .post(format!("http://{public}/self-service/registration?flow={}", flow["id"].as_str().unwrap()))
-        .json(&json!({"method": "password", "traits": {"email": "ada@example.com"}, "password": password}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let registered = support::register(&http, &format!("http://{public}"), "ada@example.com", password).await;
     let token = registered["session_token"].as_str().unwrap().to_owned();
     let whoami = http
         .get(format!("http://{public}/sessions/whoami"))

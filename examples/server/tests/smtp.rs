@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use identity_server::config::Config;
 use serde_json::{Value, json};
+use support::JsonBody;
 use tokio::io::{AsyncBufReadExt, BufReader};
+
+mod support;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_recovery_code_arrives_by_smtp_and_recovers_the_account() {
@@ -50,7 +53,7 @@ async fn the_recovery_code_arrives_by_smtp_and_recovers_the_account() {
         .unwrap();
     assert_eq!(created.status(), 201);
 
-    let flow: Value = http.get(public("/self-service/recovery/api")).send().await.unwrap().json().await.unwrap();
+    let flow = http.get(public("/self-service/recovery/api")).json_body().await;
     let submit = public(&format!("/self-service/recovery?flow={}", flow["id"].as_str().unwrap()));
     let sent = http.post(&submit).json(&json!({"method": "code", "email": "ada@example.com"})).send().await.unwrap();
     assert_eq!(sent.status(), 200);
@@ -95,14 +98,7 @@ async fn a_courier_that_cannot_deliver_never_fails_the_users_request() {
         .await
         .unwrap();
     assert_eq!(created.status(), 201);
-    let flow: Value = http
-        .get(format!("http://{}/self-service/recovery/api", running.public))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let flow = http.get(format!("http://{}/self-service/recovery/api", running.public)).json_body().await;
     let submit = format!("http://{}/self-service/recovery?flow={}", running.public, flow["id"].as_str().unwrap());
     let sent = http.post(&submit).json(&json!({"method": "code", "email": "ada@example.com"})).send().await.unwrap();
     assert_eq!(sent.status(), 200);
