@@ -41,6 +41,9 @@ pub enum StartError {
     /// The OAuth2 provider could not start (its signing keys).
     #[error("the OAuth2 provider: {0}")]
     OAuth2(#[from] identity_oidc::Error),
+    /// The built-in roles could not be seeded.
+    #[error("seeding the built-in roles: {0}")]
+    Rbac(#[from] identity_rbac::Error),
     /// The development secrets file could not be read or written.
     #[error("development secrets at {path}: {reason}")]
     Secrets {
@@ -79,6 +82,8 @@ pub struct AppState {
     pub access_rules: Option<crate::decisions::AccessRules>,
     /// Organization ACLs, for rules that authorize by scope.
     pub acls: identity_rbac::Acls,
+    /// The ids of the built-in roles, seeded into the store at start.
+    pub builtin_roles: identity_rbac::BuiltinRoles,
 }
 
 /// What a store-opening step decides: whether to migrate.
@@ -227,6 +232,8 @@ impl AppState {
             None => None,
         };
         let acls = identity_rbac::Acls::new(store.clone(), identity_rbac::PlatformAdministrators::default());
+        // Idempotent and safe for replicas starting together; roles an operator changed are left as they are.
+        let builtin_roles = identity_rbac::seed(store.as_ref()).await?;
         Ok(Self {
             config,
             store,
@@ -241,6 +248,7 @@ impl AppState {
             metrics,
             access_rules,
             acls,
+            builtin_roles,
         })
     }
 }

@@ -511,6 +511,15 @@ async fn identities_and_sessions_survive_a_restart_on_the_same_sqlite_file() {
     assert_eq!(status, 200, "{session}");
     assert_eq!(session["identity"]["id"], id.as_str());
     assert_eq!(server.login("ada@example.com", PASSWORD).await.0, 200);
+    // The built-in roles were seeded at the first start, and the second found them instead of adding more.
+    let roles = server.running.state.store.list_roles().await.unwrap();
+    let mut names: Vec<String> = roles.iter().map(|role| role.name.to_string()).collect();
+    names.sort();
+    assert_eq!(names, ["administrator", "platform-administrator", "reader", "user"]);
+    assert_eq!(
+        roles.iter().find(|role| role.id == server.running.state.builtin_roles.user).map(|r| r.name.as_str()),
+        Some("user")
+    );
     server.running.stop().await;
 }
 
