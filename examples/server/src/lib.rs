@@ -29,5 +29,6 @@ pub mod metrics;
 pub mod mtls;
 pub mod oauth2;
 pub mod public;
+pub mod rbac_api;
 pub mod server;
 pub mod state;

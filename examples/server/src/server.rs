@@ -65,7 +65,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         router
             .route_layer(axum::middleware::from_fn_with_state((state.metrics.clone(), listener), crate::metrics::track))
     };
-    let public_routes = crate::public::router(state.clone()).merge(crate::oauth2::public(state.clone()));
+    let public_routes = crate::public::router(state.clone())
+        .merge(crate::oauth2::public(state.clone()))
+        .merge(crate::rbac_api::router(state.clone()));
     let public_router = layers(tracked(public_routes, "public"), config).layer(cors(config));
     let admin_routes = crate::admin_api::router(state.clone())
         .merge(crate::oauth2::admin(state.clone()))

@@ -1092,3 +1092,39 @@ async fn decisions_answer_traefik_and_nginx_by_the_access_rules_and_reload() {
     assert_eq!(traefik("GET", "/public/page").send().await.unwrap().status(), 200, "the old rules stay");
     server.running.stop().await;
 }
+
+#[tokio::test]
+async fn the_caller_reads_its_acl_platform_wide_and_in_an_organization() {
+    let server = Server::start("memory").await;
+    let (identity, token) = server.register("ada@example.com").await;
+    let acl = |path: &str, token: Option<&str>| {
+        let mut request = server.http.get(server.public(path));
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        request.send()
+    };
+    assert_eq!(acl("/api/v1/acl", None).await.unwrap().status(), 401);
+    assert_eq!(acl("/api/v1/acl", Some("a.b.c")).await.unwrap().status(), 401, "a forged access token");
+    let global = acl("/api/v1/acl", Some(&token)).await.unwrap();
+    assert_eq!(global.status(), 200);
+    assert_eq!(global.json::<Value>().await.unwrap(), json!({}), "not a platform administrator: nothing global");
+
+    // Ada is a `user` of acme through a group.
+    let store = &server.running.state.store;
+    let acme = identity_core::Organization::new("acme", "Acme").unwrap();
+    store.create_organization(&acme).await.unwrap();
+    let mut group = identity_core::Group::new(acme.id, "staff").unwrap();
+    group.members.insert(identity.parse().unwrap());
+    group.role_ids.insert(server.running.state.builtin_roles.user);
+    store.create_group(&group).await.unwrap();
+    let response = acl(&format!("/api/v1/organizations/{}/acl", acme.id), Some(&token)).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["organization"]["id"], acme.id.to_string());
+    assert!(body["organization"]["endpoints"].as_array().is_some_and(|scopes| !scopes.is_empty()), "{body}");
+    let elsewhere = identity_core::OrganizationId::new();
+    assert_eq!(acl(&format!("/api/v1/organizations/{elsewhere}/acl"), Some(&token)).await.unwrap().status(), 404);
+    assert_eq!(acl("/api/v1/organizations/not-an-id/acl", Some(&token)).await.unwrap().status(), 404);
+    server.running.stop().await;
+}
