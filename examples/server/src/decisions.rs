@@ -19,7 +19,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use identity_auth::RequiredAal;
-use identity_core::{Identity, IdentityId};
+use identity_core::Identity;
 use identity_rbac::{
     Authenticator, Caller, CompiledAcl, Decision, ForwardedRequest, PresentedCredentials, Principal, Request,
     RuleFormat, Rules, RulesConfig, Subject,
@@ -157,14 +157,7 @@ async fn resolve(
             Authenticator::CookieSession | Authenticator::BearerSessionToken => {
                 app.sessions.check(credential, RequiredAal::HighestAvailable).await.ok().map(|(_, identity)| identity)
             }
-            Authenticator::BearerJwt => match app.oauth2.verify_access_token(credential, &app.public_url) {
-                Ok(claims) => match claims.sub.parse::<IdentityId>() {
-                    Ok(id) => app.store.identity(id).await.ok().filter(Identity::is_active),
-                    // A client's own token (client_credentials) names no identity.
-                    Err(_) => None,
-                },
-                Err(_) => None,
-            },
+            Authenticator::BearerJwt => crate::oauth2::identity_of_access_token(app, credential).await,
             _ => None,
         };
         let Some(identity) = identity else { continue };

@@ -159,17 +159,24 @@ pub fn session_view(session: &Session, identity: Option<&Identity>, public_url: 
     serde_json::to_value(SessionView::new(session, identity, public_url)).unwrap_or(Value::Null)
 }
 
+/// The token of an `Authorization: Bearer` header (the scheme in any case, RFC 7235), if non-empty.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|token| !token.is_empty())
+}
+
 /// The session token a request carries: `X-Session-Token`, `Authorization: Bearer`, or the session cookie.
 pub fn session_token(headers: &HeaderMap, cookie_name: &str) -> Option<String> {
     if let Some(token) = headers.get("x-session-token").and_then(|v| v.to_str().ok()).filter(|v| !v.is_empty()) {
         return Some(token.to_owned());
     }
-    if let Some(bearer) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-    {
-        return Some(bearer.trim().to_owned());
+    if let Some(bearer) = bearer_token(headers) {
+        return Some(bearer.to_owned());
     }
     cookie(headers, cookie_name)
 }

@@ -22,6 +22,7 @@ use identity_oidc::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::http::bearer_token;
 use crate::mtls::PeerCertificate;
 use crate::public::token_of;
 use crate::state::AppState;
@@ -174,13 +175,8 @@ async fn userinfo(
     headers: HeaderMap,
 ) -> Response {
     let certificate = peer.and_then(|Extension(PeerCertificate(der))| der);
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer "))
-        .map(|v| v[7..].trim().to_owned());
-    let result = match bearer {
-        Some(token) => app.oauth2.userinfo_over(&token, certificate.as_deref()).await.ok(),
+    let result = match bearer_token(&headers) {
+        Some(token) => app.oauth2.userinfo_over(token, certificate.as_deref()).await.ok(),
         None => None,
     };
     match result {
@@ -250,6 +246,22 @@ pub fn reload_keys(app: Arc<AppState>, every: std::time::Duration, mut stopped: 
             }
         }
     });
+}
+
+/// The active identity an access token of this provider (for its own audience) acts for; `None` for a token that
+/// does not verify, a client's own token (client_credentials names no identity) or a disabled identity. Store
+/// failures are logged and count as no identity: callers then treat the request as unauthenticated.
+pub async fn identity_of_access_token(app: &AppState, token: &str) -> Option<identity_core::Identity> {
+    let claims = app.oauth2.verify_access_token(token, &app.oauth2.settings().audience).ok()?;
+    let id: identity_core::IdentityId = claims.sub.parse().ok()?;
+    match app.store.identity(id).await {
+        Ok(identity) => identity.is_active().then_some(identity),
+        Err(identity_store::Error::NotFound { .. }) => None,
+        Err(error) => {
+            tracing::warn!(error = %error, "the identity of an access token could not be read");
+            None
+        }
+    }
 }
 
 /// `POST /admin/clients`: the client as RFC 7591 / Hydra's admin API show it, with its secret this once.

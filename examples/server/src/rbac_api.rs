@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -14,6 +14,8 @@ use identity_core::{IdentityId, OrganizationId};
 use identity_rbac::Subject;
 
 use crate::error::ApiError;
+use crate::http::bearer_token;
+use crate::oauth2::identity_of_access_token;
 use crate::public::token_of;
 use crate::state::AppState;
 
@@ -27,22 +29,8 @@ pub fn router(app: Arc<AppState>) -> Router {
 
 /// Who calls: an access token (a JWT in `Authorization: Bearer`) naming an active identity, or a session.
 async fn caller(app: &AppState, headers: &HeaderMap) -> Result<IdentityId, ApiError> {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim());
-    if let Some(token) = bearer.filter(|token| token.split('.').count() == 3) {
-        let claims = app
-            .oauth2
-            .verify_access_token(token, &app.public_url)
-            .map_err(|_| ApiError::from(identity_auth::Error::SessionInactive))?;
-        let id: IdentityId = claims.sub.parse().map_err(|_| ApiError::from(identity_auth::Error::SessionInactive))?;
-        let identity = app.store.identity(id).await?;
-        if !identity.is_active() {
-            return Err(identity_auth::Error::SessionInactive.into());
-        }
+    if let Some(token) = bearer_token(headers).filter(|token| token.split('.').count() == 3) {
+        let identity = identity_of_access_token(app, token).await.ok_or(identity_auth::Error::SessionInactive)?;
         return Ok(identity.id);
     }
     let token = token_of(app, headers).ok_or(identity_auth::Error::SessionInactive)?;

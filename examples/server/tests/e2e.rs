@@ -790,6 +790,9 @@ async fn the_oauth2_provider_answers_at_hydras_paths() {
     assert_eq!((me["sub"].as_str(), me["email"].as_str()), (Some(identity.as_str()), Some("ada@example.com")));
     let posted = server.http.post(server.public("/userinfo")).header("authorization", &bearer).send().await.unwrap();
     assert_eq!(posted.status(), 200);
+    // The same access token is a credential of the RBAC API (a JWT in the bearer header, not a session).
+    let acl = server.http.get(server.public("/api/v1/acl")).header("authorization", &bearer).send().await.unwrap();
+    assert_eq!(acl.status(), 200);
     let anonymous = server.http.get(server.public("/userinfo")).send().await.unwrap();
     assert_eq!(anonymous.status(), 401);
     assert!(anonymous.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
@@ -808,6 +811,8 @@ async fn the_oauth2_provider_answers_at_hydras_paths() {
     assert_eq!(refused.json::<Value>().await.unwrap()["error"], "invalid_grant");
     let access = tokens["access_token"].as_str().unwrap().to_owned();
     assert_eq!(introspect(access).await.unwrap().json::<Value>().await.unwrap()["active"], false);
+    let acl = server.http.get(server.public("/api/v1/acl")).header("authorization", &bearer).send().await.unwrap();
+    assert_eq!(acl.status(), 401, "a disabled identity's access token is no credential");
 
     // Rotating the signing keys: the new key signs, the old one is still published, so tokens it signed verify.
     let before = server.http.get(server.public("/.well-known/jwks.json")).json_body().await;
