@@ -694,6 +694,20 @@ async fn the_oauth2_provider_answers_at_hydras_paths() {
     assert_eq!(refused.status(), 400);
     assert_eq!(refused.json::<Value>().await.unwrap()["error"], "invalid_client_metadata");
     assert_eq!(server.http.get(server.public("/admin/clients")).send().await.unwrap().status(), 404, "admin only");
+    let not_json = server.http.post(server.admin("/admin/clients")).body("{").send().await.unwrap();
+    assert_eq!(not_json.status(), 400);
+    assert_eq!(not_json.json::<Value>().await.unwrap()["error"], "invalid_client_metadata");
+    let garbage = server
+        .http
+        .post(server.public("/oauth2/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(vec![0xff, 0xfe, b'=', b'%', b'4'])
+        .send()
+        .await
+        .unwrap();
+    // Decoded lossily (as form decoders do), it names no client: a 4xx with RFC 6749 JSON, never a 5xx.
+    assert!(garbage.status().is_client_error(), "{}", garbage.status());
+    assert!(garbage.json::<Value>().await.unwrap()["error"].is_string());
 
     // Discovery names the public URL as the issuer, and its keys are published.
     let discovery = server.http.get(server.public("/.well-known/openid-configuration")).json_body().await;
