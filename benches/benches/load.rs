@@ -5,9 +5,12 @@
 //! 2. Password logins/s against the limit the hash sets: the hasher's own threads kept busy, timed here (and
 //!    against `cores / one verify alone`).
 //! 3. `whoami` p99 latency while logins saturate the CPU, against idle.
+//! 4. `client_credentials` grants/s (client_secret_basic, ES256 JWT access tokens) against Node's `oidc-provider`
+//!    configured the same way (`benches/node/oidc_provider_grants.mjs`), when node and the package are there.
+//! 5. Introspections/s of such a token, and forward-auth decisions/s, against the bare handler.
 //!
 //! `cargo bench -p identity-benches --bench load` (`LOAD_SECONDS` sets each phase's length; default 5;
-//! `LOAD_HASHERS`, JSON, the first server's `hashers` section).
+//! `LOAD_HASHERS`, JSON, the first server's `hashers` section; `LOAD_ONLY=grants` runs only phases 4 and 5).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -49,6 +52,9 @@ async fn run() {
     let hashers = std::env::var("LOAD_HASHERS").ok().and_then(|json| serde_json::from_str(&json).ok());
     let server = Server::start(&client, hashers.unwrap_or_else(|| json!({}))).await;
     println!("cores: {cores}, concurrency: {concurrency}, {} s per phase", seconds().as_secs());
+    if std::env::var("LOAD_ONLY").is_ok_and(|only| only == "grants") {
+        return tokens_and_decisions(&client, concurrency, bare, &server).await;
+    }
     let mut ratios = Vec::new();
     for round in 1..=ROUNDS {
         let bare_rate = rate(&client, concurrency, seconds(), format!("http://{bare}/"), None).await;
@@ -72,6 +78,8 @@ async fn run() {
     println!("with the default hashers.priority = background:");
     report(login_rate, hash_limit, idle, busy);
     println!("                        ({:.2} of cores / one verify alone)", login_rate / alone_limit);
+    tokens_and_decisions(&client, concurrency, bare, &server).await;
+    drop(server);
 
     // The same with hashes competing with requests for the cores, as before background priority.
     let server = Server::start(&client, json!({ "priority": "normal" })).await;
@@ -117,33 +125,48 @@ fn report(login_rate: f64, hash_limit: f64, idle: Vec<Duration>, busy: Vec<Durat
     );
 }
 
-/// The reference server on the memory store, with one registered identity and its session.
+/// The reference server on the memory store, with one registered identity and its session; dropping it stops
+/// the server.
 struct Server {
     public: String,
+    admin: String,
     whoami: String,
     token: String,
-    stop: tokio::sync::oneshot::Sender<()>,
+    _stop: tokio::sync::oneshot::Sender<()>,
 }
+
+/// The access rule the decisions phase asks about: a session token, its subject and email passed on.
+const ACCESS_RULES: &str = r#"
+- id: app
+  match: { methods: [GET, POST], url: "https://app.example/**" }
+  authenticators: [bearer_session_token]
+  authorizer: allow
+  headers:
+    X-User-Id: "{{ subject_id }}"
+    X-User-Email: { key: email }
+"#;
 
 impl Server {
     /// Starts a server whose `hashers` section is `hashers`, and registers an identity.
     async fn start(client: &reqwest::Client, hashers: Value) -> Self {
+        let rules = std::env::temp_dir().join(format!("identity-load-rules-{}.yaml", std::process::id()));
+        std::fs::write(&rules, ACCESS_RULES).expect("the access rules written");
         let config = identity_server::config::Config::from_value(
             json!({ "dsn": "memory", "serve": { "public": { "port": 0 }, "admin": { "port": 0 } },
-                    "throttling": { "max_failures_per_address": 0 }, "hashers": hashers }),
+                    "throttling": { "max_failures_per_address": 0 }, "hashers": hashers,
+                    "access_rules": { "file": rules } }),
             std::iter::empty(),
         )
         .expect("a configuration");
         // The server gets a runtime of its own, as in production: the driver's tasks must not queue on its workers.
-        let (address, stop) = serve_apart(config);
-        let public = format!("http://{address}");
+        let ((public, admin), stop) = serve_apart(config);
+        let (public, admin) = (format!("http://{public}"), format!("http://{admin}"));
         let token = register(client, &public).await;
-        Self { whoami: format!("{public}/sessions/whoami"), public, token, stop }
+        Self { whoami: format!("{public}/sessions/whoami"), public, admin, token, _stop: stop }
     }
 
-    /// whoami latencies alone, then while `cores * 2` clients sign in as fast as they can; and logins/s. Stops
-    /// the server.
-    async fn under_logins(self, client: &reqwest::Client, cores: usize) -> (f64, Vec<Duration>, Vec<Duration>) {
+    /// whoami latencies alone, then while `cores * 2` clients sign in as fast as they can; and logins/s.
+    async fn under_logins(&self, client: &reqwest::Client, cores: usize) -> (f64, Vec<Duration>, Vec<Duration>) {
         let idle = sample_apart(self.whoami.clone(), self.token.clone()).await;
         let stop = Arc::new(AtomicBool::new(false));
         let logins = Arc::new(AtomicU64::new(0));
@@ -165,13 +188,14 @@ impl Server {
         for worker in workers {
             let _ = worker.await;
         }
-        let _ = self.stop.send(());
         (logins.load(Ordering::Relaxed) as f64 / elapsed.as_secs_f64(), idle, busy)
     }
 }
 
 /// Starts the server on its own multi-threaded runtime, in its own thread; sending on the returned channel stops it.
-fn serve_apart(config: identity_server::config::Config) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+fn serve_apart(
+    config: identity_server::config::Config,
+) -> ((SocketAddr, SocketAddr), tokio::sync::oneshot::Sender<()>) {
     let (started, address) = std::sync::mpsc::channel();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     std::thread::spawn(move || {
@@ -180,12 +204,12 @@ fn serve_apart(config: identity_server::config::Config) -> (SocketAddr, tokio::s
             tokio::runtime::Builder::new_multi_thread().thread_name("server").enable_all().build().expect("a runtime");
         runtime.block_on(async move {
             let server = identity_server::server::start(config).await.expect("the server");
-            let _ = started.send(server.public);
+            let _ = started.send((server.public, server.admin));
             let _ = stopped.await;
             server.stop().await;
         });
     });
-    (address.recv().expect("the server's address"), stop)
+    (address.recv().expect("the server's addresses"), stop)
 }
 
 async fn bare_server() -> SocketAddr {
@@ -287,4 +311,200 @@ async fn login(client: &reqwest::Client, public: &str) -> bool {
     let url = format!("{public}/self-service/login?flow={}", flow["id"].as_str().unwrap_or_default());
     let body = json!({"method": "password", "identifier": "load@example.com", "password": PASSWORD});
     client.post(url).json(&body).send().await.is_ok_and(|r| r.status().is_success())
+}
+
+/// The OAuth2 client both providers know in the grants phase.
+const CLIENT_ID: &str = "load-client";
+/// The scope it asks for.
+const SCOPE: &str = "api";
+
+/// Phases 4 and 5: client_credentials grants against Node's `oidc-provider` in alternating rounds, then
+/// introspections and forward-auth decisions against the bare handler, also in rounds.
+async fn tokens_and_decisions(client: &reqwest::Client, concurrency: usize, bare: SocketAddr, server: &Server) {
+    let secret = server.register_client(client).await;
+    let ours = format!("{}/oauth2/token", server.public);
+    let node = NodeProvider::start(&secret);
+    if let Err(why) = &node {
+        println!("oidc-provider: SKIPPED ({why})");
+    }
+    // A second of each first: Node's JIT compiles the provider's paths in its first thousands of grants.
+    grants(client, concurrency, Duration::from_secs(1), &ours, &secret).await;
+    if let Ok(node) = &node {
+        grants(client, concurrency, Duration::from_secs(1), &node.token_endpoint, &secret).await;
+    }
+    let mut ratios = Vec::new();
+    for round in 1..=ROUNDS {
+        let our_rate = grants(client, concurrency, seconds(), &ours, &secret).await;
+        match &node {
+            Ok(node) => {
+                let their_rate = grants(client, concurrency, seconds(), &node.token_endpoint, &secret).await;
+                ratios.push(our_rate / their_rate);
+                println!(
+                    "round {round}: oidc-provider {their_rate:>8.0} grants/s (baseline), ours {our_rate:>8.0} grants/s = {:.2} x",
+                    our_rate / their_rate
+                );
+            }
+            Err(_) => println!("round {round}: ours {our_rate:>8.0} grants/s"),
+        }
+    }
+    if !ratios.is_empty() {
+        ratios.sort_by(f64::total_cmp);
+        println!("client_credentials:     {:.2} x oidc-provider (median of {ROUNDS} rounds)", ratios[ROUNDS / 2]);
+    }
+    drop(node);
+
+    let access_token = grant(client, &ours, &secret).await.expect("an access token");
+    let introspect = format!("{}/admin/oauth2/introspect", server.admin);
+    let decisions = format!("{}/decisions", server.public);
+    let (mut introspections, mut decided) = (Vec::new(), Vec::new());
+    for round in 1..=ROUNDS {
+        let bare_rate = rate(client, concurrency, seconds(), format!("http://{bare}/"), None).await;
+        let introspect_rate = {
+            let (client, url, token) = (client.clone(), introspect.clone(), access_token.clone());
+            per_second(concurrency, seconds(), move || {
+                let request = client.post(&url).form(&[("token", token.as_str())]);
+                async move {
+                    let Ok(response) = request.send().await else { return false };
+                    response.status().is_success() && response.text().await.is_ok_and(|t| t.contains("\"active\":true"))
+                }
+            })
+            .await
+        };
+        let decision_rate = {
+            let (client, url, token) = (client.clone(), decisions.clone(), server.token.clone());
+            per_second(concurrency, seconds(), move || {
+                let request = client
+                    .get(&url)
+                    .header("x-forwarded-method", "GET")
+                    .header("x-forwarded-proto", "https")
+                    .header("x-forwarded-host", "app.example")
+                    .header("x-forwarded-uri", "/reports/42")
+                    .header("x-session-token", &token);
+                async move {
+                    let Ok(response) = request.send().await else { return false };
+                    response.status().is_success() && response.headers().contains_key("x-user-id")
+                }
+            })
+            .await
+        };
+        introspections.push(introspect_rate / bare_rate);
+        decided.push(decision_rate / bare_rate);
+        println!(
+            "round {round}: bare axum 200 {bare_rate:>8.0} req/s (baseline), introspection {introspect_rate:>8.0}/s = {:.2}, decisions {decision_rate:>8.0}/s = {:.2} of bare",
+            introspect_rate / bare_rate,
+            decision_rate / bare_rate
+        );
+    }
+    introspections.sort_by(f64::total_cmp);
+    decided.sort_by(f64::total_cmp);
+    println!("introspection:          {:.2} of bare (median of {ROUNDS} rounds)", introspections[ROUNDS / 2]);
+    println!("decisions:              {:.2} of bare (median of {ROUNDS} rounds)", decided[ROUNDS / 2]);
+}
+
+/// client_credentials grants/s that `concurrency` clients get from `token_endpoint` in `length`, each answer
+/// read whole.
+async fn grants(
+    client: &reqwest::Client,
+    concurrency: usize,
+    length: Duration,
+    token_endpoint: &str,
+    secret: &str,
+) -> f64 {
+    let (client, url, secret) = (client.clone(), token_endpoint.to_owned(), secret.to_owned());
+    per_second(concurrency, length, move || {
+        let (client, url, secret) = (client.clone(), url.clone(), secret.clone());
+        async move { grant(&client, &url, &secret).await.is_some() }
+    })
+    .await
+}
+
+/// One client_credentials grant with client_secret_basic: its access token.
+async fn grant(client: &reqwest::Client, token_endpoint: &str, secret: &str) -> Option<String> {
+    let response = client
+        .post(token_endpoint)
+        .basic_auth(CLIENT_ID, Some(secret))
+        .form(&[("grant_type", "client_credentials"), ("scope", SCOPE)])
+        .send()
+        .await
+        .ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    let body: Value = response.json().await.ok()?;
+    body["access_token"].as_str().map(str::to_owned)
+}
+
+impl Server {
+    /// Registers [`CLIENT_ID`] on the admin API for client_credentials with client_secret_basic: its secret.
+    async fn register_client(&self, client: &reqwest::Client) -> String {
+        let metadata = json!({
+            "client_id": CLIENT_ID, "grant_types": ["client_credentials"], "scope": SCOPE,
+            "token_endpoint_auth_method": "client_secret_basic",
+        });
+        let created: Value = client
+            .post(format!("{}/admin/clients", self.admin))
+            .json(&metadata)
+            .send()
+            .await
+            .expect("the client registered")
+            .json()
+            .await
+            .expect("json");
+        created["client_secret"].as_str().expect("a client secret").to_owned()
+    }
+}
+
+/// Where `.ci/run` installs Node's `oidc-provider`.
+const NODE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/oidc-provider-node");
+
+/// `benches/node/oidc_provider_grants.mjs` running under node, knowing [`CLIENT_ID`] with the given secret;
+/// killed on drop.
+struct NodeProvider {
+    child: std::process::Child,
+    token_endpoint: String,
+}
+
+impl NodeProvider {
+    /// Starts the script next to the installed package (so that its import resolves), or says why not.
+    fn start(secret: &str) -> Result<Self, String> {
+        use std::io::BufRead as _;
+        let dir = std::path::Path::new(NODE_DIR);
+        if !dir.join("node_modules/oidc-provider/package.json").exists() {
+            return Err(format!("oidc-provider is not installed in {NODE_DIR} (.ci/run installs it)"));
+        }
+        let script = dir.join("load-grants.mjs");
+        std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/node/oidc_provider_grants.mjs"), &script)
+            .map_err(|e| format!("copying the script: {e}"))?;
+        let mut child = std::process::Command::new("node")
+            .arg(&script)
+            .args([CLIENT_ID, secret, SCOPE])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("node: {e}"))?;
+        let mut lines = std::io::BufReader::new(child.stdout.take().ok_or("no stdout")?).lines();
+        let token_endpoint = loop {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(endpoint) = line.strip_prefix("READY ") {
+                        break endpoint.trim().to_owned();
+                    }
+                }
+                _ => {
+                    let _ = child.kill();
+                    return Err("the script ended before it was ready".into());
+                }
+            }
+        };
+        // Keep reading, so that the provider never blocks on a full pipe.
+        std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
+        Ok(Self { child, token_endpoint })
+    }
+}
+
+impl Drop for NodeProvider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
