@@ -28,6 +28,7 @@ pub mod http;
 pub mod metrics;
 pub mod mtls;
 pub mod oauth2;
+pub mod openapi;
 pub mod public;
 pub mod rbac_api;
 pub mod server;

@@ -67,11 +67,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     };
     let public_routes = crate::public::router(state.clone())
         .merge(crate::oauth2::public(state.clone()))
-        .merge(crate::rbac_api::router(state.clone()));
+        .merge(crate::rbac_api::router(state.clone()))
+        .merge(crate::openapi::router(state.clone(), crate::openapi::Listener::Public));
     let public_router = layers(tracked(public_routes, "public"), config).layer(cors(config));
     let admin_routes = crate::admin_api::router(state.clone())
         .merge(crate::oauth2::admin(state.clone()))
-        .merge(Router::new().route("/metrics", axum::routing::get(crate::metrics::scrape)).with_state(state.clone()));
+        .merge(Router::new().route("/metrics", axum::routing::get(crate::metrics::scrape)).with_state(state.clone()))
+        .merge(crate::openapi::router(state.clone(), crate::openapi::Listener::Admin));
     let admin_router = layers(tracked(admin_routes, "admin"), config);
     let (stop, stopped) = watch::channel(false);
     let mut tasks = vec![serve(public_listener, public_router.clone(), stopped.clone())];
