@@ -30,5 +30,6 @@ pub mod mtls;
 pub mod oauth2;
 pub mod public;
 pub mod rbac_api;
+pub mod rbac_seed;
 pub mod server;
 pub mod state;
