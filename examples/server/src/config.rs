@@ -63,6 +63,8 @@ pub struct Config {
     pub log: LogConfig,
     /// The identity-aware proxy's access rules, decided at `/decisions` (none: every decision is 403).
     pub access_rules: Option<AccessRulesConfig>,
+    /// Access control: the platform administrators, and organizations to seed at start.
+    pub rbac: crate::rbac_seed::RbacConfig,
 }
 
 /// Where the access rules come from and what they default to.
@@ -93,6 +95,7 @@ impl Default for Config {
             throttling: Throttling::default(),
             log: LogConfig::default(),
             access_rules: None,
+            rbac: Default::default(),
         }
     }
 }
@@ -446,6 +449,7 @@ const SECTIONS: &[&str] = &[
     "throttling",
     "log",
     "access_rules",
+    "rbac",
 ];
 
 impl Config {
@@ -532,7 +536,7 @@ impl Config {
         if self.serve.body_limit_bytes == 0 {
             return Err(field("serve.body_limit_bytes", "must be positive".into()));
         }
-        Ok(())
+        self.rbac.check()
     }
 
     /// The public base URL (no trailing slash).

@@ -31,5 +31,6 @@ pub mod oauth2;
 pub mod openapi;
 pub mod public;
 pub mod rbac_api;
+pub mod rbac_seed;
 pub mod server;
 pub mod state;

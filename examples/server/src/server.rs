@@ -72,6 +72,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let public_router = layers(tracked(public_routes, "public"), config).layer(cors(config));
     let admin_routes = crate::admin_api::router(state.clone())
         .merge(crate::oauth2::admin(state.clone()))
+        .merge(crate::rbac_api::admin_router(state.clone()))
         .merge(Router::new().route("/metrics", axum::routing::get(crate::metrics::scrape)).with_state(state.clone()))
         .merge(crate::openapi::router(state.clone(), crate::openapi::Listener::Admin));
     let admin_router = layers(tracked(admin_routes, "admin"), config);

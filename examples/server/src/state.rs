@@ -231,9 +231,10 @@ impl AppState {
             )?),
             None => None,
         };
-        let acls = identity_rbac::Acls::new(store.clone(), identity_rbac::PlatformAdministrators::default());
         // Idempotent and safe for replicas starting together; roles an operator changed are left as they are.
         let builtin_roles = identity_rbac::seed(store.as_ref()).await?;
+        crate::rbac_seed::apply(store.as_ref(), &config.rbac.seed).await?;
+        let acls = identity_rbac::Acls::new(store.clone(), config.rbac.platform_administrators(&builtin_roles));
         Ok(Self {
             config,
             store,

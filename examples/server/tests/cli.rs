@@ -55,6 +55,11 @@ fn config_check_names_bad_keys_and_migrate_prepares_the_database() {
     let refused = run(&["config", "check", "-c", bad.to_str().unwrap()], None);
     assert_eq!(refused.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("serve.public.port"));
+    let seed = "rbac:\n  seed:\n    organizations:\n      - name: acme\n        projects:\n          - {name: web, groups: [ops]}\n";
+    std::fs::write(&bad, seed).unwrap();
+    let refused = run(&["config", "check", "-c", bad.to_str().unwrap()], None);
+    assert_eq!(refused.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("rbac.seed.organizations[0].projects[0].groups[0]"));
     let migrated = run(&["migrate", "-c", good.to_str().unwrap()], None);
     assert!(migrated.status.success(), "{}", String::from_utf8_lossy(&migrated.stderr));
     assert!(dir.join("identity.db").exists());
