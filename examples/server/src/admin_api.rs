@@ -44,7 +44,8 @@ pub fn router(app: Arc<AppState>) -> Router {
         .with_state(app)
 }
 
-fn identity_id(text: &str) -> Result<IdentityId, ApiError> {
+/// The identity id in a path; one that does not parse names no identity.
+pub(crate) fn identity_id(text: &str) -> Result<IdentityId, ApiError> {
     text.parse().map_err(|_| ApiError::not_found("identity"))
 }
 

@@ -65,6 +65,8 @@ pub struct Config {
     pub access_rules: Option<AccessRulesConfig>,
     /// Access control: the platform administrators, and organizations to seed at start.
     pub rbac: crate::rbac_seed::RbacConfig,
+    /// Enrollments (OpenZiti's `ott`, `ottca`, `updb`) and the CAs behind certificate enrollment.
+    pub enrollment: EnrollmentConfig,
 }
 
 /// Where the access rules come from and what they default to.
@@ -96,8 +98,54 @@ impl Default for Config {
             log: LogConfig::default(),
             access_rules: None,
             rbac: Default::default(),
+            enrollment: EnrollmentConfig::default(),
         }
     }
+}
+
+/// Enrollments: how long an invitation lasts, and the CAs whose certificates identities enrol.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EnrollmentConfig {
+    /// How long an enrollment's one-time JWT stays valid (default `24h`).
+    pub lifespan: DurationText,
+    /// The platform's CA, which signs the CSRs of `ott` enrollees (none: `ott` enrollments are refused).
+    pub ca: Option<PlatformCaConfig>,
+    /// Third-party CAs that `ottca` enrollments name by `id`: their certificates become authenticators as issued.
+    pub third_party_cas: Vec<ThirdPartyCaConfig>,
+}
+
+impl Default for EnrollmentConfig {
+    fn default() -> Self {
+        Self { lifespan: DurationText("24h".into()), ca: None, third_party_cas: Vec::new() }
+    }
+}
+
+/// The platform's CA.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlatformCaConfig {
+    /// Its certificate, PEM.
+    pub certificate_file: PathBuf,
+    /// Its private key, PEM (PKCS#8).
+    pub key_file: PathBuf,
+    /// How long the certificates it issues are valid (default `365d`; never beyond the CA's own expiry).
+    #[serde(default = "a_year")]
+    pub validity: DurationText,
+}
+
+fn a_year() -> DurationText {
+    DurationText("365d".into())
+}
+
+/// A third-party CA.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThirdPartyCaConfig {
+    /// The id `ottca` enrollments name it by (a UUID).
+    pub id: identity_core::CaId,
+    /// Its certificate (or a bundle of its CA certificates), PEM.
+    pub certificate_file: PathBuf,
 }
 
 /// Both listeners and what they share.
@@ -450,6 +498,7 @@ const SECTIONS: &[&str] = &[
     "log",
     "access_rules",
     "rbac",
+    "enrollment",
 ];
 
 impl Config {
@@ -504,6 +553,7 @@ impl Config {
             ("selfservice.flow_lifespan", &self.selfservice.flow_lifespan),
             ("selfservice.code_lifespan", &self.selfservice.code_lifespan),
             ("throttling.window", &self.throttling.window),
+            ("enrollment.lifespan", &self.enrollment.lifespan),
         ];
         for (path, duration) in durations {
             duration.parse().map_err(|message| field(path, message))?;
@@ -535,6 +585,14 @@ impl Config {
         }
         if self.serve.body_limit_bytes == 0 {
             return Err(field("serve.body_limit_bytes", "must be positive".into()));
+        }
+        if let Some(ca) = &self.enrollment.ca {
+            ca.validity.parse().map_err(|message| field("enrollment.ca.validity", message))?;
+        }
+        for (index, ca) in self.enrollment.third_party_cas.iter().enumerate() {
+            if self.enrollment.third_party_cas[..index].iter().any(|earlier| earlier.id == ca.id) {
+                return Err(field(&format!("enrollment.third_party_cas[{index}].id"), "is used twice".into()));
+            }
         }
         self.rbac.check()
     }
@@ -622,6 +680,17 @@ mod tests {
         assert_eq!(path_of(json!({"hashers": {"concurrency": 0}})), "hashers.concurrency");
         assert_eq!(path_of(json!({"hashers": {"priority": "high"}})), "hashers.priority");
         assert_eq!(path_of(json!({"secrets": {"cipher": ["short"]}})), "secrets");
+        assert_eq!(path_of(json!({"enrollment": {"lifespan": "forever"}})), "enrollment.lifespan");
+        let ca = json!({"certificate_file": "ca.pem", "key_file": "ca.key", "validity": "0d"});
+        assert_eq!(path_of(json!({"enrollment": {"ca": ca}})), "enrollment.ca.validity");
+        let third = |id: &str| json!({"id": id, "certificate_file": "x.pem"});
+        assert_eq!(
+            path_of(json!({"enrollment": {"third_party_cas": [third("x")]}})),
+            "enrollment.third_party_cas[0].id"
+        );
+        let id = "6f1c1f4e-3b8a-4c1e-9d2a-0b9f6f1a2c3d";
+        let twice = json!({"enrollment": {"third_party_cas": [third(id), third(id)]}});
+        assert_eq!(path_of(twice), "enrollment.third_party_cas[1].id");
     }
 
     #[test]

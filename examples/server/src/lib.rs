@@ -18,10 +18,14 @@
 #![warn(missing_docs)]
 
 pub mod admin_api;
+pub mod certificate_login;
+pub mod certificates;
 pub mod cli;
+pub mod client_verifier;
 pub mod config;
 pub mod courier;
 pub mod decisions;
+pub mod enrollment_api;
 pub mod error;
 mod flows;
 pub mod http;

@@ -4,7 +4,9 @@
 //! tokens) and the userinfo endpoint compares with a bound token's `cnf`.
 //!
 //! A client without a certificate still connects: the listener is then plain HTTPS, and certificate-bound
-//! tokens are refused on it like anywhere else.
+//! tokens are refused on it like anywhere else. Besides `client_ca_file`, the listener trusts the enrollment
+//! CAs (see [`crate::certificates`]), and lets expired client certificates through to the API (see
+//! [`crate::client_verifier`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -37,8 +39,9 @@ fn field(path: &str, message: String) -> ConfigError {
     ConfigError::Field { path: format!("serve.mtls.{path}"), message }
 }
 
-/// The TLS settings of `listener`: its certificate and key, and a client verifier trusting its CAs.
-pub fn acceptor(listener: &MtlsListener) -> Result<TlsAcceptor, ConfigError> {
+/// The TLS settings of `listener`: its certificate and key, and a client verifier trusting its CAs and
+/// `also_trusted` (DER CA certificates: the enrollment CAs).
+pub fn acceptor(listener: &MtlsListener, also_trusted: &[Vec<u8>]) -> Result<TlsAcceptor, ConfigError> {
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&listener.certificate_file)
         .and_then(|certificates| certificates.collect::<Result<_, _>>())
         .map_err(|e| field("certificate_file", format!("{}: {e}", listener.certificate_file.display())))?;
@@ -48,19 +51,24 @@ pub fn acceptor(listener: &MtlsListener) -> Result<TlsAcceptor, ConfigError> {
     let key = PrivateKeyDer::from_pem_file(&listener.key_file)
         .map_err(|e| field("key_file", format!("{}: {e}", listener.key_file.display())))?;
     let mut roots = rustls::RootCertStore::empty();
-    let cas = CertificateDer::pem_file_iter(&listener.client_ca_file)
+    let mut cas = CertificateDer::pem_file_iter(&listener.client_ca_file)
         .and_then(|certificates| certificates.collect::<Result<Vec<_>, _>>())
         .map_err(|e| field("client_ca_file", format!("{}: {e}", listener.client_ca_file.display())))?;
-    for ca in cas {
-        roots.add(ca).map_err(|e| field("client_ca_file", format!("a CA certificate is unusable: {e}")))?;
-    }
-    if roots.is_empty() {
+    if cas.is_empty() {
         return Err(field("client_ca_file", "holds no CA certificate".into()));
     }
-    let verifier = WebPkiClientVerifier::builder(Arc::new(roots))
+    cas.extend(also_trusted.iter().map(|der| CertificateDer::from(der.clone())));
+    for ca in &cas {
+        roots.add(ca.clone()).map_err(|e| field("client_ca_file", format!("a CA certificate is unusable: {e}")))?;
+    }
+    let webpki = WebPkiClientVerifier::builder(Arc::new(roots))
         .allow_unauthenticated()
         .build()
         .map_err(|e| field("client_ca_file", e.to_string()))?;
+    let ders: Vec<Vec<u8>> = cas.iter().map(|der| der.to_vec()).collect();
+    let identity_cas =
+        identity_auth::CertificateVerifier::from_der(&ders).map_err(|e| field("client_ca_file", e.to_string()))?;
+    let verifier = Arc::new(crate::client_verifier::ClientVerifier::new(webpki, identity_cas));
     let mut config = rustls::ServerConfig::builder()
         .with_client_cert_verifier(verifier)
         .with_single_cert(chain, key)

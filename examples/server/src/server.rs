@@ -67,11 +67,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     };
     let public_routes = crate::public::router(state.clone())
         .merge(crate::oauth2::public(state.clone()))
+        .merge(crate::enrollment_api::public(state.clone()))
+        .merge(crate::certificate_login::router(state.clone()))
         .merge(crate::rbac_api::router(state.clone()))
         .merge(crate::openapi::router(state.clone(), crate::openapi::Listener::Public));
     let public_router = layers(tracked(public_routes, "public"), config).layer(cors(config));
     let admin_routes = crate::admin_api::router(state.clone())
         .merge(crate::oauth2::admin(state.clone()))
+        .merge(crate::enrollment_api::admin(state.clone()))
         .merge(crate::rbac_api::admin_router(state.clone()))
         .merge(Router::new().route("/metrics", axum::routing::get(crate::metrics::scrape)).with_state(state.clone()))
         .merge(crate::openapi::router(state.clone(), crate::openapi::Listener::Admin));
@@ -80,7 +83,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let mut tasks = vec![serve(public_listener, public_router.clone(), stopped.clone())];
     let mut mtls = None;
     if let Some(listener) = &config.serve.mtls {
-        let acceptor = crate::mtls::acceptor(listener)?;
+        let acceptor = crate::mtls::acceptor(listener, &state.certificates.listener_cas)?;
         let tcp = bind(&listener.host, listener.port).await?;
         mtls = Some(local(&tcp)?);
         tasks.push(crate::mtls::serve(tcp, acceptor, public_router, stopped.clone()));

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use identity_auth::{
-    Admin, AdminParts, Argon2Params, Authenticator, CipherKey, EnrollmentSettings, Enrollments, HashAlgorithm,
-    HasherConfig, LookupSecrets, PasswordHasher, PasswordPolicy, RateLimit, SecretCipher, SelfService,
-    SelfServiceParts, SelfServiceSettings, SessionSettings, Sessions, TotpSettings, TotpVerifier,
+    Admin, AdminParts, Argon2Params, Authenticator, CipherKey, HashAlgorithm, HasherConfig, LookupSecrets,
+    PasswordHasher, PasswordPolicy, RateLimit, SecretCipher, SelfService, SelfServiceParts, SelfServiceSettings,
+    SessionSettings, Sessions, TotpSettings, TotpVerifier,
 };
 use identity_core::{Clock, SecretBytes, SystemClock};
 use identity_schema::{IdentitySchema, SchemaRegistry};
@@ -84,6 +84,8 @@ pub struct AppState {
     pub acls: identity_rbac::Acls,
     /// The ids of the built-in roles, seeded into the store at start.
     pub builtin_roles: identity_rbac::BuiltinRoles,
+    /// Enrollments, their CAs and certificate login.
+    pub certificates: crate::certificates::Certificates,
 }
 
 /// What a store-opening step decides: whether to migrate.
@@ -192,12 +194,15 @@ impl AppState {
             },
             settings,
         )?);
-        let enrollments = Enrollments::new(
-            store.clone(),
-            clock.clone(),
-            hasher.clone(),
-            &SecretBytes::new(derive(b"enrollments", &keys.codes).to_vec()),
-            EnrollmentSettings::default(),
+        let certificates = crate::certificates::Certificates::new(
+            &config,
+            crate::certificates::Parts {
+                store: store.clone(),
+                clock: clock.clone(),
+                hasher: hasher.clone(),
+                signing_key: SecretBytes::new(derive(b"enrollments", &keys.codes).to_vec()),
+                public_url: public_url.clone(),
+            },
         )?;
         let admin = Arc::new(Admin::new(AdminParts {
             store: store.clone(),
@@ -206,7 +211,7 @@ impl AppState {
             hasher,
             schemas: schemas.clone(),
             self_service: flows.clone(),
-            enrollments: Some(Arc::new(enrollments)),
+            enrollments: Some(certificates.enrollments.clone()),
             password_policy: PasswordPolicy::default(),
         }));
         // Replicas starting together on one store end up with one key set (see `KeySet::load_or_create`).
@@ -250,6 +255,7 @@ impl AppState {
             access_rules,
             acls,
             builtin_roles,
+            certificates,
         })
     }
 }

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 mod support;
 
-use support::JsonBody;
+use support::{JsonBody, Pki};
 
 const PASSWORD: &str = "correct-horse-battery-staple";
 
@@ -856,37 +856,6 @@ async fn the_oauth2_provider_answers_at_hydras_paths() {
     server.running.stop().await;
 }
 
-/// A CA, a server certificate for 127.0.0.1 and client certificates, all made here with rcgen.
-struct Pki {
-    ca: rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
-}
-
-impl Pki {
-    fn new() -> Self {
-        let mut params = rcgen::CertificateParams::default();
-        params.distinguished_name.push(rcgen::DnType::CommonName, "Test CA");
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::CrlSign];
-        Self { ca: rcgen::CertifiedIssuer::self_signed(params, rcgen::KeyPair::generate().unwrap()).unwrap() }
-    }
-
-    /// (certificate PEM, key PEM, certificate DER) for `names` (the first a common name, all as SANs).
-    fn issue(
-        &self,
-        common_name: &str,
-        sans: Vec<String>,
-        usage: rcgen::ExtendedKeyUsagePurpose,
-    ) -> (String, String, Vec<u8>) {
-        let mut params = rcgen::CertificateParams::new(sans).unwrap();
-        params.distinguished_name.push(rcgen::DnType::CommonName, common_name);
-        params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = vec![usage];
-        let key = rcgen::KeyPair::generate().unwrap();
-        let certificate = params.signed_by(&key, &self.ca).unwrap();
-        (certificate.pem(), key.serialize_pem(), certificate.der().to_vec())
-    }
-}
-
 #[tokio::test]
 async fn mutual_tls_clients_get_tokens_bound_to_their_certificate() {
     let pki = Pki::new();
@@ -939,14 +908,7 @@ async fn mutual_tls_clients_get_tokens_bound_to_their_certificate() {
     });
     assert_eq!(http.post(format!("{admin}/admin/clients")).json(&client).send().await.unwrap().status(), 201);
 
-    let over_tls = |identity: Option<(&str, &str)>| {
-        let mut builder =
-            Client::builder().add_root_certificate(reqwest::Certificate::from_pem(pki.ca.pem().as_bytes()).unwrap());
-        if let Some((certificate, key)) = identity {
-            builder = builder.identity(reqwest::Identity::from_pem(format!("{certificate}{key}").as_bytes()).unwrap());
-        }
-        builder.build().unwrap()
-    };
+    let over_tls = |identity: Option<(&str, &str)>| support::tls_client(&pki.ca.pem(), identity);
     let with_billing = over_tls(Some((&billing_pem, &billing_key)));
     let tls_url = |path: &str| format!("https://localhost:{}{path}", mtls.port());
     let form = [("grant_type", "client_credentials"), ("client_id", "billing-svc"), ("scope", "openid email")];

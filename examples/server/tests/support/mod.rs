@@ -1,4 +1,5 @@
-//! What the server's test binaries share: reading JSON answers and registering a user through the API.
+//! What the server's test binaries share: reading JSON answers, registering a user through the API, and
+//! certificates made with rcgen for the mutual-TLS listener.
 
 #![allow(dead_code)]
 
@@ -24,4 +25,77 @@ pub async fn register(http: &reqwest::Client, public: &str, email: &str, passwor
         .json(&json!({"method": "password", "traits": {"email": email}, "password": password}))
         .json_body()
         .await
+}
+
+/// A CA, made here with rcgen, that issues server and client certificates.
+pub struct Pki {
+    /// The CA's certificate and key.
+    pub ca: rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
+}
+
+impl Pki {
+    /// A CA named `Test CA`.
+    pub fn new() -> Self {
+        Self::named("Test CA")
+    }
+
+    /// A CA with the common name `name`.
+    pub fn named(name: &str) -> Self {
+        let mut params = rcgen::CertificateParams::default();
+        params.distinguished_name.push(rcgen::DnType::CommonName, name);
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::CrlSign];
+        Self { ca: rcgen::CertifiedIssuer::self_signed(params, rcgen::KeyPair::generate().unwrap()).unwrap() }
+    }
+
+    /// (certificate PEM, key PEM, certificate DER) for `common_name`, with `sans` as subject alternative names.
+    pub fn issue(
+        &self,
+        common_name: &str,
+        sans: Vec<String>,
+        usage: rcgen::ExtendedKeyUsagePurpose,
+    ) -> (String, String, Vec<u8>) {
+        self.issue_with(common_name, sans, usage, |_| {})
+    }
+
+    /// A client certificate for `common_name`, as [`Pki::issue`] makes it, valid only in `[not_before,
+    /// not_after]`.
+    pub fn issue_between(
+        &self,
+        common_name: &str,
+        not_before: time::OffsetDateTime,
+        not_after: time::OffsetDateTime,
+    ) -> (String, String, Vec<u8>) {
+        self.issue_with(common_name, vec![], rcgen::ExtendedKeyUsagePurpose::ClientAuth, |params| {
+            params.not_before = not_before;
+            params.not_after = not_after;
+        })
+    }
+
+    fn issue_with(
+        &self,
+        common_name: &str,
+        sans: Vec<String>,
+        usage: rcgen::ExtendedKeyUsagePurpose,
+        adjust: impl FnOnce(&mut rcgen::CertificateParams),
+    ) -> (String, String, Vec<u8>) {
+        let mut params = rcgen::CertificateParams::new(sans).unwrap();
+        params.distinguished_name.push(rcgen::DnType::CommonName, common_name);
+        params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![usage];
+        adjust(&mut params);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let certificate = params.signed_by(&key, &self.ca).unwrap();
+        (certificate.pem(), key.serialize_pem(), certificate.der().to_vec())
+    }
+}
+
+/// An HTTPS client trusting `ca_pem` for the server, presenting `identity` (certificate and key PEM) if given.
+pub fn tls_client(ca_pem: &str, identity: Option<(&str, &str)>) -> reqwest::Client {
+    let mut builder =
+        reqwest::Client::builder().add_root_certificate(reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap());
+    if let Some((certificate, key)) = identity {
+        builder = builder.identity(reqwest::Identity::from_pem(format!("{certificate}{key}").as_bytes()).unwrap());
+    }
+    builder.build().unwrap()
 }
