@@ -63,6 +63,25 @@ pub struct Config {
     pub log: LogConfig,
     /// The identity-aware proxy's access rules, decided at `/decisions` (none: every decision is 403).
     pub access_rules: Option<AccessRulesConfig>,
+    /// Logins at upstream identity providers (the providers themselves are kept in the store).
+    pub federation: FederationConfig,
+}
+
+/// How the server talks to upstream identity providers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FederationConfig {
+    /// Time to connect to an upstream (TCP and TLS; default `5s`).
+    pub connect_timeout: DurationText,
+    /// Time for a whole call to an upstream (discovery, key set, token exchange; default `10s`): a login waits
+    /// on it, so it stays well under `serve.request_timeout`.
+    pub timeout: DurationText,
+}
+
+impl Default for FederationConfig {
+    fn default() -> Self {
+        Self { connect_timeout: DurationText("5s".into()), timeout: DurationText("10s".into()) }
+    }
 }
 
 /// Where the access rules come from and what they default to.
@@ -93,6 +112,7 @@ impl Default for Config {
             throttling: Throttling::default(),
             log: LogConfig::default(),
             access_rules: None,
+            federation: FederationConfig::default(),
         }
     }
 }
@@ -446,6 +466,7 @@ const SECTIONS: &[&str] = &[
     "throttling",
     "log",
     "access_rules",
+    "federation",
 ];
 
 impl Config {
@@ -500,6 +521,8 @@ impl Config {
             ("selfservice.flow_lifespan", &self.selfservice.flow_lifespan),
             ("selfservice.code_lifespan", &self.selfservice.code_lifespan),
             ("throttling.window", &self.throttling.window),
+            ("federation.connect_timeout", &self.federation.connect_timeout),
+            ("federation.timeout", &self.federation.timeout),
         ];
         for (path, duration) in durations {
             duration.parse().map_err(|message| field(path, message))?;
@@ -618,6 +641,7 @@ mod tests {
         assert_eq!(path_of(json!({"hashers": {"concurrency": 0}})), "hashers.concurrency");
         assert_eq!(path_of(json!({"hashers": {"priority": "high"}})), "hashers.priority");
         assert_eq!(path_of(json!({"secrets": {"cipher": ["short"]}})), "secrets");
+        assert_eq!(path_of(json!({"federation": {"timeout": "0s"}})), "federation.timeout");
     }
 
     #[test]

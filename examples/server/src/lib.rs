@@ -23,6 +23,7 @@ pub mod config;
 pub mod courier;
 pub mod decisions;
 pub mod error;
+pub mod federation;
 mod flows;
 pub mod http;
 pub mod metrics;

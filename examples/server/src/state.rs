@@ -84,6 +84,8 @@ pub struct AppState {
     pub acls: identity_rbac::Acls,
     /// The ids of the built-in roles, seeded into the store at start.
     pub builtin_roles: identity_rbac::BuiltinRoles,
+    /// Sign-in at upstream identity providers.
+    pub federation: Arc<crate::federation::Upstreams>,
 }
 
 /// What a store-opening step decides: whether to migrate.
@@ -234,6 +236,13 @@ impl AppState {
         let acls = identity_rbac::Acls::new(store.clone(), identity_rbac::PlatformAdministrators::default());
         // Idempotent and safe for replicas starting together; roles an operator changed are left as they are.
         let builtin_roles = identity_rbac::seed(store.as_ref()).await?;
+        let federation = Arc::new(crate::federation::Upstreams::new(
+            &config.federation,
+            store.clone(),
+            admin.clone(),
+            cipher.clone(),
+            clock.clone(),
+        )?);
         Ok(Self {
             config,
             store,
@@ -249,6 +258,7 @@ impl AppState {
             access_rules,
             acls,
             builtin_roles,
+            federation,
         })
     }
 }
