@@ -198,7 +198,7 @@ impl Drop for NodeUpstream {
 
 /// Starts identity-oidc's `oidc-provider` script (beside the installed package: ES modules resolve packages from
 /// the script's directory) with our client registered for `redirect_uri`, or says why it cannot.
-fn startupstream(redirect_uri: &str) -> Result<NodeUpstream, String> {
+fn start_upstream(redirect_uri: &str) -> Result<NodeUpstream, String> {
     let dir = std::path::Path::new(NODE_DIR);
     let node = std::process::Command::new("node").arg("--version").output();
     if !node.is_ok_and(|o| o.status.success()) {
@@ -229,10 +229,10 @@ fn startupstream(redirect_uri: &str) -> Result<NodeUpstream, String> {
 
 /// The server, and the upstream registered at it as provider `id` through the admin API; `None` (after saying
 /// SKIPPED) without node or the package.
-async fn server_withupstream() -> Option<(Server, NodeUpstream, String)> {
+async fn server_with_upstream() -> Option<(Server, NodeUpstream, String)> {
     let server = Server::start().await;
     let id = uuid::Uuid::new_v4().to_string();
-    let upstream = match startupstream(&server.callback(&id)) {
+    let upstream = match start_upstream(&server.callback(&id)) {
         Ok(upstream) => upstream,
         Err(why) => {
             println!("SKIPPED: the federation end-to-end test needs Node's oidc-provider: {why}");
@@ -246,7 +246,7 @@ async fn server_withupstream() -> Option<(Server, NodeUpstream, String)> {
 
 /// Signs `browser` in at the upstream through a login flow submitted with `fields`; answers the callback URL
 /// the upstream sent it back to (not yet opened).
-async fn throughupstream(browser: &mut Browser, server: &Server, provider: &str, fields: &[(&str, &str)]) -> String {
+async fn through_upstream(browser: &mut Browser, server: &Server, provider: &str, fields: &[(&str, &str)]) -> String {
     let flow = browser.flow(server, "login").await;
     let submitted = browser.submit(&flow, fields, false).await;
     assert_eq!(submitted.status(), 303);
@@ -261,7 +261,7 @@ async fn whoami(browser: &mut Browser, server: &Server) -> (StatusCode, Value) {
 
 #[tokio::test]
 async fn a_browser_signs_in_through_a_real_upstream_and_the_next_login_finds_the_same_identity() {
-    let Some((server, upstream, id)) = server_withupstream().await else { return };
+    let Some((server, upstream, id)) = server_with_upstream().await else { return };
     let mut browser = Browser::new();
 
     // The login flow offers the provider as a button of group oidc.
@@ -341,14 +341,14 @@ async fn a_browser_signs_in_through_a_real_upstream_and_the_next_login_finds_the
     let (status, body) = error_of(replaced.await.unwrap()).await;
     assert_eq!((status, body["display_name"].clone()), (StatusCode::OK, json!("Renamed")), "{body}");
     browser.forget_session();
-    let back = throughupstream(&mut browser, &server, &id, &[("provider", &id)]).await;
+    let back = through_upstream(&mut browser, &server, &id, &[("provider", &id)]).await;
     assert_eq!(browser.get(&back).await.status(), 303);
     assert_eq!(whoami(&mut browser, &server).await.1["identity"]["id"], identity["id"]);
 }
 
 #[tokio::test]
 async fn forged_foreign_failed_and_misrouted_callbacks_are_refused_with_4xx() {
-    let Some((server, upstream, id)) = server_withupstream().await else { return };
+    let Some((server, upstream, id)) = server_with_upstream().await else { return };
     let mut browser = Browser::new();
 
     // A state the server never issued.
@@ -383,7 +383,7 @@ async fn forged_foreign_failed_and_misrouted_callbacks_are_refused_with_4xx() {
 
     // A callback opened by another browser (without the flow's CSRF cookie) signs nobody in, nor does a code
     // the upstream issued to another login.
-    let back = throughupstream(&mut browser, &server, &id, &[("provider", &id)]).await;
+    let back = through_upstream(&mut browser, &server, &id, &[("provider", &id)]).await;
     let mut other = Browser::new();
     let (status, error) = error_of(other.get(&back).await).await;
     assert_eq!(status, 403, "{error}");
@@ -405,16 +405,45 @@ async fn forged_foreign_failed_and_misrouted_callbacks_are_refused_with_4xx() {
     acme.provider_id = Some(id.parse().unwrap());
     store.create_organization(&acme).await.unwrap();
     let back =
-        throughupstream(&mut browser, &server, &id, &[("method", "oidc"), ("identifier", "ada@example.com")]).await;
+        through_upstream(&mut browser, &server, &id, &[("method", "oidc"), ("identifier", "ada@example.com")]).await;
     assert_eq!(browser.get(&back).await.status(), 303, "routed by the identifier's domain");
     browser.forget_session();
     acme.provider_id = Some(identity_core::ProviderId::new());
     store.update_organization(&acme).await.unwrap();
-    let back = throughupstream(&mut browser, &server, &id, &[("provider", &id)]).await;
+    let back = through_upstream(&mut browser, &server, &id, &[("provider", &id)]).await;
     let (status, error) = error_of(browser.get(&back).await).await;
     assert_eq!(status, 403, "{error}");
     assert!(!browser.cookies.contains_key("ory_kratos_session"));
     drop(upstream);
+}
+
+#[tokio::test]
+async fn an_upstream_account_with_the_email_of_an_existing_identity_does_not_take_it_over() {
+    let Some((server, _upstream, id)) = server_with_upstream().await else { return };
+    let public = server.public("");
+    let local = support::register(&server.http, &public, "ada@example.com", "correct-horse-battery-staple").await;
+    let local = local["identity"]["id"].clone();
+    let mut browser = Browser::new();
+    let back = through_upstream(&mut browser, &server, &id, &[("provider", &id)]).await;
+    let (status, error) = error_of(browser.get(&back).await).await;
+    assert_eq!(status, 409, "{error}");
+    assert!(!browser.cookies.contains_key("ory_kratos_session"));
+    let identity = server.http.get(server.admin(&format!("/admin/identities/{}", local.as_str().unwrap())));
+    let identity = identity.json_body().await;
+    assert!(identity["credentials"].get("oidc").is_none(), "nothing was linked: {identity}");
+    let identities = server.http.get(server.admin("/admin/identities")).json_body().await;
+    assert_eq!(identities.as_array().unwrap().len(), 1, "nothing was created");
+
+    // The upstream's form_post answer goes to the same checks.
+    let flow = browser.flow(&server, "login").await;
+    let state = query(&location(&browser.submit(&flow, &[("provider", &id)], false).await), "state").unwrap();
+    let post = |form: Vec<(&'static str, String)>| {
+        let request = browser.http.post(server.callback(&id)).header("cookie", browser.cookie_header()).form(&form);
+        async move { request.send().await.unwrap().status() }
+    };
+    assert_eq!(post(vec![("state", "forged".into()), ("code", "c".into())]).await, 400);
+    assert_eq!(post(vec![("state", state.clone()), ("error", "access_denied".into())]).await, 403);
+    assert_eq!(post(vec![("state", state), ("error", "access_denied".into())]).await, 400, "replayed");
 }
 
 #[tokio::test]
