@@ -550,11 +550,19 @@ async fn operators_manage_providers_and_never_read_a_secret_back() {
         (json!("https://idp.example"), json!(["openid", "email"]))
     );
 
-    // The login flow's buttons follow the providers.
+    // An organization's own provider; the login flow's buttons are the global providers only.
+    let acme = identity_core::Organization::new("acme", "ACME").unwrap();
+    server.running.state.store.create_organization(&acme).await.unwrap();
+    let acme_provider = uuid::Uuid::new_v4().to_string();
+    let mut body = provider_body(&acme_provider, issuer);
+    body["organization_id"] = json!(acme.id);
+    let (status, created) = server.add_provider(body).await;
+    assert_eq!((status, created["organization_id"].clone()), (StatusCode::CREATED, json!(acme.id)));
     let flow = server.http.get(server.public("/self-service/login/api")).json_body().await;
     let buttons: Vec<&Value> =
         flow["ui"]["nodes"].as_array().unwrap().iter().filter(|n| n["group"] == "oidc").collect();
     assert_eq!(buttons.len(), 1);
+    assert_eq!(buttons[0]["attributes"]["value"], id);
     let delete = |url: String| {
         let http = server.http.clone();
         async move { http.delete(url).send().await.unwrap().status() }
@@ -564,7 +572,7 @@ async fn operators_manage_providers_and_never_read_a_secret_back() {
     assert_eq!(delete(one.clone()).await, 404);
     assert_eq!(delete(server.admin("/admin/identity-providers/not-an-id")).await, 404);
     let flow = server.http.get(server.public("/self-service/login/api")).json_body().await;
-    assert!(flow["ui"]["nodes"].as_array().unwrap().iter().all(|n| n["group"] != "oidc"));
+    assert!(flow["ui"]["nodes"].as_array().unwrap().iter().all(|n| n["group"] != "oidc"), "the button went with it");
 }
 
 #[tokio::test]

@@ -15,7 +15,9 @@ use axum::Router;
 use axum::http::StatusCode;
 use identity_auth::{Admin, Flow, FlowKind, NodeGroup, SecretCipher, UiNode, UiText};
 use identity_core::{Clock, ProviderId};
-use identity_oidc::federation::{Federation, HttpSettings, Linker, ReqwestHttp, UpstreamProvider, UpstreamProviders};
+use identity_oidc::federation::{
+    Federation, HttpSettings, Linker, ReqwestHttp, UpstreamProvider, UpstreamProviders, global_providers,
+};
 use identity_store::Store;
 use serde_json::json;
 
@@ -78,9 +80,10 @@ pub fn redirect_uri(app: &AppState, provider: ProviderId) -> String {
     format!("{}/self-service/methods/oidc/callback/{provider}", app.public_url)
 }
 
-/// `flow` with a button per upstream provider (group `oidc`, as Kratos renders them), for login and registration
-/// flows that can still choose a method. Added when the flow is shown, so the buttons follow the providers as
-/// they are now, not as they were when the flow began.
+/// `flow` with a button per global upstream provider (group `oidc`, as Kratos renders them), for login and
+/// registration flows that can still choose a method. An organization's own provider gets no button: its users
+/// are routed to it by their identifier's domain. Added when the flow is shown, so the buttons follow the
+/// providers as they are now, not as they were when the flow began.
 pub(crate) async fn with_providers(app: &AppState, flow: &Flow) -> Result<Flow, ApiError> {
     let mut flow = flow.clone();
     let label = match flow.kind {
@@ -91,7 +94,7 @@ pub(crate) async fn with_providers(app: &AppState, flow: &Flow) -> Result<Flow, 
         _ => return Ok(flow),
     };
     let providers = app.federation.providers.list().await.map_err(oidc_error)?;
-    flow.ui.nodes.extend(providers.iter().map(|provider| provider_node(provider, label)));
+    flow.ui.nodes.extend(global_providers(&providers).into_iter().map(|provider| provider_node(provider, label)));
     Ok(flow)
 }
 
