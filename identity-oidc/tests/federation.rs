@@ -72,6 +72,9 @@ async fn a_pending_login_survives_its_internal_json_round_trip() {
     let world = world();
     let begun = world.federation.begin(&world.provider, REDIRECT).await.unwrap();
     let stored = begun.pending.to_internal_json();
+    assert_eq!(world.callback(&begun).lookup_key(), Some(begun.pending.lookup_key()), "the callback finds its login");
+    assert_ne!(begun.pending.lookup_key(), stored["state"].as_str().unwrap(), "the key is not the state itself");
+    assert_eq!(Callback::default().lookup_key(), None);
     let back = PendingLogin::from_internal_json(&stored).unwrap();
     world.answer_with_claims(&world.claims(&begun));
     assert!(world.federation.complete(&world.provider, &back, &world.callback(&begun)).await.is_ok());

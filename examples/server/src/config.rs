@@ -67,6 +67,25 @@ pub struct Config {
     pub rbac: crate::rbac_seed::RbacConfig,
     /// Enrollments (OpenZiti's `ott`, `ottca`, `updb`) and the CAs behind certificate enrollment.
     pub enrollment: EnrollmentConfig,
+    /// Logins at upstream identity providers (the providers themselves are kept in the store).
+    pub federation: FederationConfig,
+}
+
+/// How the server talks to upstream identity providers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FederationConfig {
+    /// Time to connect to an upstream (TCP and TLS; default `5s`).
+    pub connect_timeout: DurationText,
+    /// Time for a whole call to an upstream (discovery, key set, token exchange; default `10s`): a login waits
+    /// on it, so it stays well under `serve.request_timeout`.
+    pub timeout: DurationText,
+}
+
+impl Default for FederationConfig {
+    fn default() -> Self {
+        Self { connect_timeout: DurationText("5s".into()), timeout: DurationText("10s".into()) }
+    }
 }
 
 /// Where the access rules come from and what they default to.
@@ -99,6 +118,7 @@ impl Default for Config {
             access_rules: None,
             rbac: Default::default(),
             enrollment: EnrollmentConfig::default(),
+            federation: FederationConfig::default(),
         }
     }
 }
@@ -499,6 +519,7 @@ const SECTIONS: &[&str] = &[
     "access_rules",
     "rbac",
     "enrollment",
+    "federation",
 ];
 
 impl Config {
@@ -554,6 +575,8 @@ impl Config {
             ("selfservice.code_lifespan", &self.selfservice.code_lifespan),
             ("throttling.window", &self.throttling.window),
             ("enrollment.lifespan", &self.enrollment.lifespan),
+            ("federation.connect_timeout", &self.federation.connect_timeout),
+            ("federation.timeout", &self.federation.timeout),
         ];
         for (path, duration) in durations {
             duration.parse().map_err(|message| field(path, message))?;
@@ -691,6 +714,7 @@ mod tests {
         let id = "6f1c1f4e-3b8a-4c1e-9d2a-0b9f6f1a2c3d";
         let twice = json!({"enrollment": {"third_party_cas": [third(id), third(id)]}});
         assert_eq!(path_of(twice), "enrollment.third_party_cas[1].id");
+        assert_eq!(path_of(json!({"federation": {"timeout": "0s"}})), "federation.timeout");
     }
 
     #[test]

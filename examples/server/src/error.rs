@@ -13,12 +13,13 @@ pub struct ApiError {
     id: Option<&'static str>,
     reason: String,
     retry_after: Option<i64>,
+    redirect_browser_to: Option<String>,
 }
 
 impl ApiError {
     /// An error with `status` and a reason for the client.
     pub fn new(status: StatusCode, reason: impl Into<String>) -> Self {
-        Self { status, id: None, reason: reason.into(), retry_after: None }
+        Self { status, id: None, reason: reason.into(), retry_after: None, redirect_browser_to: None }
     }
 
     /// A 400 about the request.
@@ -34,6 +35,13 @@ impl ApiError {
     /// This error, with Kratos' error id.
     pub fn with_id(mut self, id: &'static str) -> Self {
         self.id = Some(id);
+        self
+    }
+
+    /// This error, telling a browser's script where to send the browser (Kratos' `redirect_browser_to`, beside
+    /// `error`, as with `browser_location_change_required`).
+    pub fn with_redirect_browser_to(mut self, url: impl Into<String>) -> Self {
+        self.redirect_browser_to = Some(url.into());
         self
     }
 
@@ -127,7 +135,11 @@ impl IntoResponse for ApiError {
         if let Some(id) = self.id {
             error["id"] = json!(id);
         }
-        let mut response = (self.status, Json(json!({ "error": error }))).into_response();
+        let mut body = json!({ "error": error });
+        if let Some(url) = self.redirect_browser_to {
+            body["redirect_browser_to"] = json!(url);
+        }
+        let mut response = (self.status, Json(body)).into_response();
         if let Some(seconds) = self.retry_after
             && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
         {

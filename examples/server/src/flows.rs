@@ -109,7 +109,7 @@ fn flow_kind(kind: &str) -> Result<FlowKind, ApiError> {
 }
 
 /// The CSRF cookie's name, per Kratos: one per public base URL.
-fn csrf_cookie_name(app: &AppState) -> String {
+pub(crate) fn csrf_cookie_name(app: &AppState) -> String {
     let digest = Sha256::digest(app.public_url.as_bytes());
     let hex: String = digest.iter().take(8).map(|byte| format!("{byte:02x}")).collect();
     format!("csrf_token_{hex}")
@@ -191,7 +191,7 @@ pub(crate) async fn create_or_fetch_flow(
 
 /// A flow's JSON as Kratos shows it: settings flows carry the identity they are for (the session's).
 async fn shown_flow(app: &AppState, kind: FlowKind, flow: &Flow, token: Option<&str>) -> Result<Value, ApiError> {
-    let mut body = flow_json(flow);
+    let mut body = flow_json(&crate::federation::with_providers(app, flow).await?);
     if kind == FlowKind::Settings {
         let token = token.ok_or(identity_auth::Error::SessionInactive)?;
         let (_, identity) = app.sessions.check(token, RequiredAal::Aal1).await?;
@@ -205,14 +205,16 @@ fn flow_json(flow: &Flow) -> Value {
     serde_json::to_value(flow).unwrap_or(Value::Null)
 }
 
-fn redirect(to: &str) -> Response {
+/// A 303 to `to` (a 400 if it cannot be a header value).
+pub(crate) fn redirect(to: &str) -> Response {
     match HeaderValue::from_str(to) {
         Ok(location) => (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response(),
         Err(_) => ApiError::bad_request("the redirect target is not a valid URL").into_response(),
     }
 }
 
-fn set_cookie(app: &AppState, response: &mut Response, name: &str, value: &str, max_age: Option<i64>) {
+/// Adds cookie `name` (HttpOnly, SameSite=Lax, Secure on https), expiring after `max_age` seconds if given.
+pub(crate) fn set_cookie(app: &AppState, response: &mut Response, name: &str, value: &str, max_age: Option<i64>) {
     let secure = app.config.session.cookie_secure.unwrap_or(app.public_url.starts_with("https://"));
     let mut cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
     if secure {
@@ -240,9 +242,11 @@ pub(crate) async fn submit_flow(
         .and_then(|id| id.parse().ok())
         .ok_or_else(|| ApiError::bad_request("`flow` must be a flow id"))?;
     let mut fields = body_object(&headers, &body)?;
+    // Kratos' oidc strategy answers any submission naming a `provider` (its UI's provider buttons send no method).
     let method = fields
         .get("method")
         .and_then(Value::as_str)
+        .or_else(|| fields.get("provider").map(|_| "oidc"))
         .map(str::to_owned)
         .ok_or_else(|| ApiError::bad_request("`method` is required"))?;
     // Browser flows: the token in the form (or header) must be the one in the cookie.
@@ -255,6 +259,9 @@ pub(crate) async fn submit_flow(
         (Some(presented), Some(cookie)) if bool::from(presented.as_bytes().ct_eq(cookie.as_bytes())) => Some(presented),
         _ => None,
     };
+    if method == "oidc" {
+        return crate::federation::login::begin(&app, kind, id, &fields, csrf.as_deref(), &headers).await;
+    }
     if let Value::Object(map) = &mut fields {
         map.remove("method");
         map.remove("csrf_token");
@@ -324,7 +331,9 @@ async fn answer(
     match kind {
         FlowKind::Login => match count_login(app, app.flows.submit_login(id, submission).await)? {
             // Kratos answers a login flow that goes on with 400 and the flow.
-            Submitted::Flow(flow) => Ok((flow_response(&flow, true), false)),
+            Submitted::Flow(flow) => {
+                Ok((flow_response(&crate::federation::with_providers(app, &flow).await?, true), false))
+            }
             Submitted::Done(done) => {
                 let mut body = json!({ "session": session_view(&done.session, Some(&done.identity), &app.public_url) });
                 if let Some(token) = &done.token {
@@ -340,7 +349,9 @@ async fn answer(
             }
         },
         FlowKind::Registration => match app.flows.submit_registration(id, submission).await? {
-            Submitted::Flow(flow) => Ok((flow_response(&flow, true), false)),
+            Submitted::Flow(flow) => {
+                Ok((flow_response(&crate::federation::with_providers(app, &flow).await?, true), false))
+            }
             Submitted::Done(done) => {
                 app.metrics.registration();
                 let mut body = json!({ "identity": identity_view(&done.identity, &app.public_url, Audience::Owner) });

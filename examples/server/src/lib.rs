@@ -27,6 +27,7 @@ pub mod courier;
 pub mod decisions;
 pub mod enrollment_api;
 pub mod error;
+pub mod federation;
 mod flows;
 pub mod http;
 pub mod metrics;

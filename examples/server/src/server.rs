@@ -70,12 +70,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .merge(crate::enrollment_api::public(state.clone()))
         .merge(crate::certificate_login::router(state.clone()))
         .merge(crate::rbac_api::router(state.clone()))
+        .merge(crate::federation::public(state.clone()))
         .merge(crate::openapi::router(state.clone(), crate::openapi::Listener::Public));
     let public_router = layers(tracked(public_routes, "public"), config).layer(cors(config));
     let admin_routes = crate::admin_api::router(state.clone())
         .merge(crate::oauth2::admin(state.clone()))
         .merge(crate::enrollment_api::admin(state.clone()))
         .merge(crate::rbac_api::admin_router(state.clone()))
+        .merge(crate::federation::admin::router(state.clone()))
         .merge(Router::new().route("/metrics", axum::routing::get(crate::metrics::scrape)).with_state(state.clone()))
         .merge(crate::openapi::router(state.clone(), crate::openapi::Listener::Admin));
     let admin_router = layers(tracked(admin_routes, "admin"), config);
@@ -91,6 +93,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     // Rotations are rare and tokens live an hour: a minute's delay before another replica signs with the new key
     // is harmless, and verifying needs none (the previous key stays published).
     crate::oauth2::reload_keys(state.clone(), std::time::Duration::from_secs(60), stopped.clone());
+    // Started logins whose callback never came lapse within 15 minutes; sweeping them once a minute is plenty.
+    crate::federation::sweep_pending(state.clone(), std::time::Duration::from_secs(60), stopped.clone());
     tasks.push(serve(admin_listener, admin_router, stopped));
     tracing::info!(%public, %admin, ?mtls, "listening");
     Ok(Running { public, admin, mtls, state, stop, tasks })

@@ -86,6 +86,8 @@ pub struct AppState {
     pub builtin_roles: identity_rbac::BuiltinRoles,
     /// Enrollments, their CAs and certificate login.
     pub certificates: crate::certificates::Certificates,
+    /// Sign-in at upstream identity providers.
+    pub federation: Arc<crate::federation::Upstreams>,
 }
 
 /// What a store-opening step decides: whether to migrate.
@@ -240,6 +242,13 @@ impl AppState {
         let builtin_roles = identity_rbac::seed(store.as_ref()).await?;
         crate::rbac_seed::apply(store.as_ref(), &config.rbac.seed).await?;
         let acls = identity_rbac::Acls::new(store.clone(), config.rbac.platform_administrators(&builtin_roles));
+        let federation = Arc::new(crate::federation::Upstreams::new(
+            &config.federation,
+            store.clone(),
+            admin.clone(),
+            cipher.clone(),
+            clock.clone(),
+        )?);
         Ok(Self {
             config,
             store,
@@ -256,6 +265,7 @@ impl AppState {
             acls,
             builtin_roles,
             certificates,
+            federation,
         })
     }
 }

@@ -69,6 +69,12 @@ impl PendingLogin {
         serde_json::to_value(repr).unwrap_or(Value::Null)
     }
 
+    /// The key its callback finds this login by: the hash of its `state` ([`Callback::lookup_key`] gives the
+    /// same), so a caller can index pending logins by what the callback carries without keying them by a secret.
+    pub fn lookup_key(&self) -> String {
+        lookup_key(self.state.expose_secret())
+    }
+
     /// A login read back from [`PendingLogin::to_internal_json`].
     pub fn from_internal_json(value: &Value) -> Result<Self, Error> {
         let repr =
@@ -109,6 +115,17 @@ pub struct Callback {
     /// Its explanation.
     #[serde(default)]
     pub error_description: Option<String>,
+}
+
+impl Callback {
+    /// The [`PendingLogin::lookup_key`] of the login this callback names by its `state`; `None` without one.
+    pub fn lookup_key(&self) -> Option<String> {
+        self.state.as_deref().filter(|state| !state.is_empty()).map(lookup_key)
+    }
+}
+
+fn lookup_key(state: &str) -> String {
+    identity_auth::hash_token(state).to_hex()
 }
 
 /// Who signed in upstream.
@@ -154,8 +171,9 @@ fn protocol(reason: impl Into<String>) -> Error {
     Error::UpstreamProtocol { reason: reason.into() }
 }
 
-/// Endpoints must be HTTPS, except on loopback (development and tests).
-fn check_url(url: &str) -> Result<(), Error> {
+/// Endpoints must be HTTPS, except on loopback (development and tests): what an issuer given by an operator must
+/// satisfy too, so it is checked when the provider is written rather than at its first login.
+pub fn check_url(url: &str) -> Result<(), Error> {
     let loopback = ["http://127.0.0.1:", "http://127.0.0.1/", "http://localhost:", "http://localhost/", "http://[::1]"];
     if url.starts_with("https://") || loopback.iter().any(|prefix| url.starts_with(prefix)) {
         Ok(())

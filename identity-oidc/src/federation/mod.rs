@@ -20,7 +20,7 @@ mod providers;
 mod route;
 mod upstream;
 
-pub use flow::{BegunLogin, Callback, Federation, PENDING_LIFETIME, PendingLogin, UpstreamIdentity};
+pub use flow::{BegunLogin, Callback, Federation, PENDING_LIFETIME, PendingLogin, UpstreamIdentity, check_url};
 pub use http::{GetJson, HttpSettings, JsonReply, PostForm, ReqwestHttp, UpstreamHttp};
 pub use link::{LinkOutcome, Linker, link_identifier};
 pub use providers::{KIND as PROVIDER_DOCUMENT_KIND, StoredProvider, UpstreamProviders};
