@@ -358,6 +358,60 @@ fn public_operations() -> Vec<Operation> {
             .answers("200", "the ACL", reference("Acl"))
             .errors(),
     ]);
+    operations.extend(rbac_operations());
+    operations.extend([
+        Operation::new("get", "/self-service/methods/oidc/callback/{provider}", "An upstream provider's callback.")
+            .query("code", string(), false)
+            .query("state", string(), false)
+            .query("error", string(), false)
+            .query("error_description", string(), false)
+            .header("Cookie")
+            .answers("200", "signed in: the session", json!({ "type": "object" }))
+            .empty("303", "signed in; on to `return_to`")
+            .errors()
+            .answers("502", "the upstream failed or broke the protocol", reference("Error")),
+        Operation::new("post", "/self-service/methods/oidc/callback/{provider}", "An upstream's `form_post` callback.")
+            .header("Cookie")
+            .form_body(json!({ "type": "object", "properties": {
+                "code": string(), "state": string(), "error": string(), "error_description": string(),
+            }}))
+            .answers("200", "signed in: the session", json!({ "type": "object" }))
+            .empty("303", "signed in; on to `return_to`")
+            .errors()
+            .answers("502", "the upstream failed or broke the protocol", reference("Error")),
+        Operation::new("post", "/enroll", "Completes an enrollment (OpenZiti's `ott`, `ottca`, `updb`).")
+            .query("method", json!({ "type": "string", "enum": ["ott", "ottca", "updb"] }), true)
+            .json_or_form_body(object(
+                &["jwt"],
+                json!({
+                    "jwt": string(), "csr": string(), "username": string(), "password": string(),
+                }),
+            ))
+            .answers(
+                "200",
+                "enrolled: the certificate (ott) or the identity",
+                object(
+                    &["identity_id"],
+                    json!({
+                        "identity_id": string(), "certificate": string(), "ca": string(), "fingerprint": string(),
+                    }),
+                ),
+            )
+            .errors(),
+        Operation::new("post", "/authenticate", "Signs in with the connection's client certificate (mutual TLS).")
+            .query("method", json!({ "type": "string", "enum": ["cert"] }), true)
+            .answers(
+                "200",
+                "the session and its token",
+                object(
+                    &["session_token", "session"],
+                    json!({
+                        "session_token": string(), "session": reference("Session"),
+                    }),
+                ),
+            )
+            .errors(),
+    ]);
     // Forward-auth answers any method, as the proxies send the original one.
     for method in ["get", "post", "put", "patch", "delete", "head", "options"] {
         for path in ["/decisions", "/decisions/{rest}"] {
@@ -466,6 +520,41 @@ fn admin_operations() -> Vec<Operation> {
             .json_body(object(&["identity_id"], json!({ "identity_id": string(), "expires_in": string() })))
             .answers("200", "the link", object(&["recovery_link"], json!({ "recovery_link": string() })))
             .errors(),
+        Operation::new("get", "/admin/identities/{id}/enrollments", "An identity's open enrollments.")
+            .answers("200", "the enrollments (without their JWTs)", array_of("Enrollment"))
+            .errors(),
+        Operation::new("post", "/admin/identities/{id}/enrollments", "Opens an enrollment; its JWT is shown once.")
+            .json_body(object(&["method"], json!({
+                "method": { "type": "string", "enum": ["ott", "ottca", "updb"] }, "ca_id": string(), "username": string(),
+            })))
+            .answers("201", "the enrollment with its JWT", reference("Enrollment"))
+            .errors(),
+        Operation::new("get", "/admin/identities/{id}/enrollments/{enrollment}", "One enrollment.")
+            .answers("200", "the enrollment", reference("Enrollment"))
+            .errors(),
+        Operation::new("delete", "/admin/identities/{id}/enrollments/{enrollment}", "Withdraws an enrollment.")
+            .empty("204", "withdrawn")
+            .errors(),
+        Operation::new("post", "/admin/identities/{id}/enrollments/{enrollment}/refresh", "A new JWT and expiry.")
+            .answers("200", "the enrollment with its new JWT", reference("Enrollment"))
+            .errors(),
+        Operation::new("get", "/admin/identity-providers", "The upstream identity providers.")
+            .answers("200", "the providers (never their secrets)", array_of("IdentityProvider"))
+            .errors(),
+        Operation::new("post", "/admin/identity-providers", "Adds an upstream identity provider.")
+            .json_body(reference("IdentityProviderWrite"))
+            .answers("201", "the provider", reference("IdentityProvider"))
+            .errors(),
+        Operation::new("get", "/admin/identity-providers/{id}", "One upstream identity provider.")
+            .answers("200", "the provider", reference("IdentityProvider"))
+            .errors(),
+        Operation::new("put", "/admin/identity-providers/{id}", "Replaces a provider (the secret kept if left out).")
+            .json_body(reference("IdentityProviderWrite"))
+            .answers("200", "the provider", reference("IdentityProvider"))
+            .errors(),
+        Operation::new("delete", "/admin/identity-providers/{id}", "Removes a provider.")
+            .empty("204", "removed")
+            .errors(),
         Operation::new("get", "/admin/clients", "The OAuth2 clients (secrets only as hashes).")
             .answers("200", "the clients", array_of("OAuth2Client"))
             .oauth_errors(),
@@ -498,6 +587,76 @@ fn admin_operations() -> Vec<Operation> {
         )
         .answers("200", "the published keys", reference("Jwks"))
         .oauth_errors(),
+    ]);
+    operations.extend(rbac_operations());
+    operations
+}
+
+/// The RBAC API, on both listeners (the admin one trusts its caller; the public one checks the caller's ACL).
+fn rbac_operations() -> Vec<Operation> {
+    let crud = |collection: &'static str, item: &'static str, schema: &'static str, write: &'static str| {
+        let what = schema;
+        vec![
+            Operation::new("get", collection, "The collection.")
+                .session()
+                .answers("200", what, array_of(schema))
+                .errors(),
+            Operation::new("post", collection, "Creates one.")
+                .session()
+                .json_body(reference(write))
+                .answers("201", what, reference(schema))
+                .errors(),
+            Operation::new("get", item, "One.").session().answers("200", what, reference(schema)).errors(),
+            Operation::new("put", item, "Replaces one.")
+                .session()
+                .json_body(reference(write))
+                .answers("200", what, reference(schema))
+                .errors(),
+            Operation::new("patch", item, "Changes one (JSON merge patch, RFC 7396).")
+                .session()
+                .json_body(json!({ "type": "object" }))
+                .answers("200", what, reference(schema))
+                .errors(),
+            Operation::new("delete", item, "Deletes one.").session().empty("204", "deleted").errors(),
+        ]
+    };
+    let mut operations = Vec::new();
+    operations.extend(crud("/api/v1/organizations", "/api/v1/organizations/{id}", "Organization", "OrganizationWrite"));
+    operations.extend(crud(
+        "/api/v1/organizations/{id}/groups",
+        "/api/v1/organizations/{id}/groups/{group}",
+        "Group",
+        "GroupWrite",
+    ));
+    operations.extend(crud(
+        "/api/v1/organizations/{id}/projects",
+        "/api/v1/organizations/{id}/projects/{project}",
+        "Project",
+        "ProjectWrite",
+    ));
+    operations.extend(crud("/api/v1/roles", "/api/v1/roles/{id}", "Role", "RoleWrite"));
+    operations.extend([
+        Operation::new("get", "/api/v1/organizations/{id}/roles", "The roles the organization can use.")
+            .session()
+            .answers("200", "the roles", array_of("Role"))
+            .errors(),
+        Operation::new("get", "/api/v1/organizations/{id}/visible-projects", "The projects a scope lets one read.")
+            .query("scope", string(), true)
+            .query("identity", string(), false)
+            .session()
+            .answers(
+                "200",
+                "what is visible",
+                object(
+                    &["organization_id", "scope", "visibility", "project_ids"],
+                    json!({
+                        "organization_id": string(), "scope": string(),
+                        "visibility": { "type": "string", "enum": ["everything", "organization", "projects"] },
+                        "project_ids": { "type": "array", "items": string() },
+                    }),
+                ),
+            )
+            .errors(),
     ]);
     operations
 }
@@ -549,5 +708,48 @@ fn schemas() -> Value {
             "token_endpoint_auth_method": string(),
         })),
         "Acl": { "type": "object" },
+        "Enrollment": object(&["id", "identity_id", "method", "expires_at"], json!({
+            "id": string(), "identity_id": string(), "method": string(), "created_at": time, "expires_at": time,
+            "jwt": string(), "ca_id": string(), "username": string(),
+        })),
+        "IdentityProvider": object(&["id", "type", "client_id"], json!({
+            "id": string(), "display_name": string(), "type": string(), "issuer": string(), "client_id": string(),
+            "redirect_uri": string(), "scopes": { "type": "array", "items": string() },
+        })),
+        "IdentityProviderWrite": object(&["type", "client_id"], json!({
+            "id": string(), "display_name": string(),
+            "type": { "type": "string", "enum": ["oidc", "google", "microsoft", "github"] },
+            "issuer": string(), "tenant": string(), "client_id": string(), "client_secret": string(),
+            "scopes": { "type": "array", "items": string() }, "organization_id": string(), "schema_id": string(),
+            "claims_mapping": { "type": "object" },
+        })),
+        "Organization": object(&["id", "name"], json!({
+            "id": string(), "name": string(), "display_name": string(),
+            "email_domains": { "type": "array", "items": string() },
+        })),
+        "OrganizationWrite": object(&["name"], json!({
+            "name": string(), "display_name": string(), "email_domains": { "type": "array", "items": string() },
+            "provider_id": string(),
+        })),
+        "Group": object(&["id", "organization_id", "name"], json!({
+            "id": string(), "organization_id": string(), "name": string(),
+            "members": { "type": "array", "items": string() }, "role_ids": { "type": "array", "items": string() },
+            "upstream_groups": { "type": "array", "items": string() },
+        })),
+        "GroupWrite": object(&["name"], json!({
+            "name": string(), "members": { "type": "array", "items": string() },
+            "role_ids": { "type": "array", "items": string() }, "upstream_groups": { "type": "array", "items": string() },
+        })),
+        "Project": object(&["id", "organization_id", "name"], json!({
+            "id": string(), "organization_id": string(), "name": string(),
+            "group_ids": { "type": "array", "items": string() },
+        })),
+        "ProjectWrite": object(&["name"], json!({ "name": string(), "group_ids": { "type": "array", "items": string() } })),
+        "Role": object(&["id", "name", "scopes"], json!({
+            "id": string(), "name": string(), "description": string(), "scopes": { "type": "object" },
+        })),
+        "RoleWrite": object(&["name", "scopes"], json!({
+            "name": string(), "description": string(), "scopes": { "type": "object" },
+        })),
     })
 }
