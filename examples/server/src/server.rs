@@ -131,8 +131,14 @@ fn layers(router: Router, config: &Config) -> Router {
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout))
         .layer(axum::middleware::map_response(as_kratos_error))
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// The span of a request: its method and path, never its query, which carries one-time secrets (recovery codes,
+/// logout tokens, upstream authorization codes and states) on some routes.
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    tracing::debug_span!("request", method = %request.method(), path = request.uri().path())
 }
 
 /// Errors the framework answers itself (404 for unknown routes, 405, 413, 408, bad path or query values) come

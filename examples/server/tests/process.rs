@@ -66,6 +66,10 @@ async fn logs_keep_secrets_out_sighup_reloads_the_rules_and_sigterm_stops_cleanl
         .await
         .unwrap();
     assert_eq!(whoami.status(), 200);
+    // One-time secrets travel in some routes' queries (logout tokens, recovery links, upstream callbacks).
+    let query_secret = "query-secret-8b1f2c";
+    let logout = http.get(format!("http://{public}/self-service/logout?token={query_secret}")).send().await.unwrap();
+    assert!(logout.status().is_client_error());
     let issued: Value = http
         .post(format!("http://{admin}/admin/recovery/code"))
         .json(&json!({"identity_id": registered["identity"]["id"]}))
@@ -123,7 +127,7 @@ async fn logs_keep_secrets_out_sighup_reloads_the_rules_and_sigterm_stops_cleanl
         })
         .collect::<Vec<_>>()
         .join("\n");
-    for secret in [password, token.as_str(), code.as_str()] {
+    for secret in [password, token.as_str(), code.as_str(), query_secret] {
         assert!(!logged.contains(secret), "a secret reached the log:\n{logged}");
     }
     // One access line per request; whoami's names the identity it answered for.
