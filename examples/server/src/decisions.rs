@@ -155,7 +155,10 @@ async fn resolve(
     for (via, credential) in candidates {
         let identity: Option<Identity> = match via {
             Authenticator::CookieSession | Authenticator::BearerSessionToken => {
-                app.sessions.check(credential, RequiredAal::HighestAvailable).await.ok().map(|(_, identity)| identity)
+                crate::http::check_session(&app, credential, RequiredAal::HighestAvailable)
+                    .await
+                    .ok()
+                    .map(|(_, identity)| identity)
             }
             Authenticator::BearerJwt => crate::oauth2::identity_of_access_token(app, credential).await,
             _ => None,

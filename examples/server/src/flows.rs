@@ -194,7 +194,7 @@ async fn shown_flow(app: &AppState, kind: FlowKind, flow: &Flow, token: Option<&
     let mut body = flow_json(&crate::federation::with_providers(app, flow).await?);
     if kind == FlowKind::Settings {
         let token = token.ok_or(identity_auth::Error::SessionInactive)?;
-        let (_, identity) = app.sessions.check(token, RequiredAal::Aal1).await?;
+        let (_, identity) = crate::http::check_session(&app, token, RequiredAal::Aal1).await?;
         body["identity"] = identity_view(&identity, &app.public_url, Audience::Owner);
     }
     Ok(body)
@@ -335,6 +335,7 @@ async fn answer(
                 Ok((flow_response(&crate::federation::with_providers(app, &flow).await?, true), false))
             }
             Submitted::Done(done) => {
+                crate::metrics::acting_for(done.identity.id);
                 let mut body = json!({ "session": session_view(&done.session, Some(&done.identity), &app.public_url) });
                 if let Some(token) = &done.token {
                     body["session_token"] = json!(token.expose_secret());
@@ -354,6 +355,7 @@ async fn answer(
             }
             Submitted::Done(done) => {
                 app.metrics.registration();
+                crate::metrics::acting_for(done.identity.id);
                 let mut body = json!({ "identity": identity_view(&done.identity, &app.public_url, Audience::Owner) });
                 if let Some(issued) = &done.session {
                     body["session"] = session_view(&issued.session, Some(&done.identity), &app.public_url);

@@ -373,3 +373,15 @@ mod tests {
         assert_eq!(body_object(&headers, b"x").unwrap_err().status(), 415);
     }
 }
+
+/// Checks a session token as [`identity_auth::Sessions::check`] does, and notes its identity for the request's
+/// access-log line.
+pub async fn check_session(
+    app: &crate::state::AppState,
+    token: &str,
+    aal: identity_auth::RequiredAal,
+) -> Result<(identity_core::Session, identity_core::Identity), identity_auth::Error> {
+    let (session, identity) = app.sessions.check(token, aal).await?;
+    crate::metrics::acting_for(identity.id);
+    Ok((session, identity))
+}

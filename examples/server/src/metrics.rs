@@ -186,6 +186,18 @@ impl Metrics {
 #[derive(Debug, Clone, Copy)]
 pub struct Subject(pub identity_core::IdentityId);
 
+tokio::task_local! {
+    /// The identity the request being logged was authenticated as, noted where credentials are checked.
+    static ACTING_FOR: std::cell::Cell<Option<identity_core::IdentityId>>;
+}
+
+/// Notes that the current request acts for `identity`, for its access-log line. Every place that checks a
+/// session or an access token calls this, so no handler has to remember to; outside a logged request (the
+/// access log off, the CLI, tests) it does nothing.
+pub fn acting_for(identity: identity_core::IdentityId) {
+    let _ = ACTING_FOR.try_with(|cell| cell.set(Some(identity)));
+}
+
 /// The methods this server routes, as static label values (anything else is `other`): no allocation per request.
 fn method_label(method: &axum::http::Method) -> &'static str {
     use axum::http::Method;
@@ -215,13 +227,23 @@ pub async fn track(
     let request_id = logging
         .then(|| request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned());
     let started = Instant::now();
-    let response = next.run(request).await;
+    let (response, acted_for) = if logging {
+        ACTING_FOR
+            .scope(std::cell::Cell::new(None), async move {
+                let response = next.run(request).await;
+                (response, ACTING_FOR.with(std::cell::Cell::get))
+            })
+            .await
+    } else {
+        (next.run(request).await, None)
+    };
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     let labels = RequestLabels { listener, method, route, status };
     metrics.requests.get_or_create(&labels).inc();
     if let Some(request_id) = request_id {
-        let subject = response.extensions().get::<Subject>().map(|Subject(id)| id.to_string());
+        let subject =
+            response.extensions().get::<Subject>().map(|Subject(id)| *id).or(acted_for).map(|id| id.to_string());
         tracing::info!(
             target: "identity_server::access",
             request_id,

@@ -113,7 +113,7 @@ async fn authorize(State(app): State<Arc<AppState>>, headers: HeaderMap, RawQuer
         Err(e) => return invalid_request(format!("the query does not parse: {e}")).into_response(),
     };
     let signed_in = match token_of(&app, &headers) {
-        Some(token) => app.sessions.check(&token, RequiredAal::HighestAvailable).await.ok(),
+        Some(token) => crate::http::check_session(&app, &token, RequiredAal::HighestAvailable).await.ok(),
         None => None,
     };
     let authenticated = signed_in.as_ref().map(|(session, identity)| Authenticated { session, identity });
@@ -255,7 +255,11 @@ pub async fn identity_of_access_token(app: &AppState, token: &str) -> Option<ide
     let claims = app.oauth2.verify_access_token(token, &app.oauth2.settings().audience).ok()?;
     let id: identity_core::IdentityId = claims.sub.parse().ok()?;
     match app.store.identity(id).await {
-        Ok(identity) => identity.is_active().then_some(identity),
+        Ok(identity) if identity.is_active() => {
+            crate::metrics::acting_for(identity.id);
+            Some(identity)
+        }
+        Ok(_) => None,
         Err(identity_store::Error::NotFound { .. }) => None,
         Err(error) => {
             tracing::warn!(error = %error, "the identity of an access token could not be read");

@@ -84,7 +84,7 @@ pub(crate) fn token_of(app: &AppState, headers: &HeaderMap) -> Option<String> {
 
 async fn whoami(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, ApiError> {
     let token = token_of(&app, &headers).ok_or(identity_auth::Error::SessionInactive)?;
-    let (session, identity) = app.sessions.check(&token, RequiredAal::HighestAvailable).await?;
+    let (session, identity) = crate::http::check_session(&app, &token, RequiredAal::HighestAvailable).await?;
     let mut response = Json(SessionView::new(&session, Some(&identity), &app.public_url)).into_response();
     response.extensions_mut().insert(crate::metrics::Subject(identity.id));
     if let Ok(value) = HeaderValue::from_str(&identity.id.to_string()) {
@@ -95,7 +95,7 @@ async fn whoami(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Result<
 
 async fn my_sessions(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, ApiError> {
     let token = token_of(&app, &headers).ok_or(identity_auth::Error::SessionInactive)?;
-    let (current, identity) = app.sessions.check(&token, RequiredAal::HighestAvailable).await?;
+    let (current, identity) = crate::http::check_session(&app, &token, RequiredAal::HighestAvailable).await?;
     let sessions = app.sessions.list(identity.id, true).await?;
     let others: Vec<SessionView<'_>> = sessions
         .iter()
@@ -110,7 +110,7 @@ async fn revoke_my_other_sessions(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let token = token_of(&app, &headers).ok_or(identity_auth::Error::SessionInactive)?;
-    let (current, identity) = app.sessions.check(&token, RequiredAal::HighestAvailable).await?;
+    let (current, identity) = crate::http::check_session(&app, &token, RequiredAal::HighestAvailable).await?;
     let count = app.sessions.revoke_others(identity.id, current.id).await?;
     Ok(Json(json!({ "count": count })))
 }
@@ -122,7 +122,7 @@ async fn revoke_my_session(
 ) -> Result<StatusCode, ApiError> {
     let id: SessionId = id.parse().map_err(|_| ApiError::not_found("session"))?;
     let token = token_of(&app, &headers).ok_or(identity_auth::Error::SessionInactive)?;
-    let (current, identity) = app.sessions.check(&token, RequiredAal::HighestAvailable).await?;
+    let (current, identity) = crate::http::check_session(&app, &token, RequiredAal::HighestAvailable).await?;
     if id == current.id {
         return Err(ApiError::bad_request("use logout to end the current session"));
     }
