@@ -155,7 +155,7 @@ async fn resolve(
     for (via, credential) in candidates {
         let identity: Option<Identity> = match via {
             Authenticator::CookieSession | Authenticator::BearerSessionToken => {
-                crate::http::check_session(&app, credential, RequiredAal::HighestAvailable)
+                crate::http::check_session(app, credential, RequiredAal::HighestAvailable)
                     .await
                     .ok()
                     .map(|(_, identity)| identity)

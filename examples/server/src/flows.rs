@@ -194,7 +194,7 @@ async fn shown_flow(app: &AppState, kind: FlowKind, flow: &Flow, token: Option<&
     let mut body = flow_json(&crate::federation::with_providers(app, flow).await?);
     if kind == FlowKind::Settings {
         let token = token.ok_or(identity_auth::Error::SessionInactive)?;
-        let (_, identity) = crate::http::check_session(&app, token, RequiredAal::Aal1).await?;
+        let (_, identity) = crate::http::check_session(app, token, RequiredAal::Aal1).await?;
         body["identity"] = identity_view(&identity, &app.public_url, Audience::Owner);
     }
     Ok(body)

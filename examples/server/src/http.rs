@@ -254,6 +254,18 @@ pub fn wants_json(headers: &HeaderMap) -> bool {
     headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|accept| accept.contains("application/json"))
 }
 
+/// Checks a session token as [`identity_auth::Sessions::check`] does, and notes its identity for the request's
+/// access-log line.
+pub async fn check_session(
+    app: &crate::state::AppState,
+    token: &str,
+    aal: identity_auth::RequiredAal,
+) -> Result<(identity_core::Session, identity_core::Identity), identity_auth::Error> {
+    let (session, identity) = app.sessions.check(token, aal).await?;
+    crate::metrics::acting_for(identity.id);
+    Ok((session, identity))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,16 +384,4 @@ mod tests {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
         assert_eq!(body_object(&headers, b"x").unwrap_err().status(), 415);
     }
-}
-
-/// Checks a session token as [`identity_auth::Sessions::check`] does, and notes its identity for the request's
-/// access-log line.
-pub async fn check_session(
-    app: &crate::state::AppState,
-    token: &str,
-    aal: identity_auth::RequiredAal,
-) -> Result<(identity_core::Session, identity_core::Identity), identity_auth::Error> {
-    let (session, identity) = app.sessions.check(token, aal).await?;
-    crate::metrics::acting_for(identity.id);
-    Ok((session, identity))
 }

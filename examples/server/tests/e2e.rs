@@ -1109,3 +1109,59 @@ async fn the_caller_reads_its_acl_platform_wide_and_in_an_organization() {
     assert_eq!(acl("/api/v1/organizations/not-an-id/acl", Some(&token)).await.unwrap().status(), 404);
     server.running.stop().await;
 }
+
+#[tokio::test]
+async fn a_key_rotation_on_one_replica_reaches_the_other_by_the_reload_task() {
+    // Two replicas on one SQLite file behind one public URL (one issuer), as behind a load balancer; the second
+    // reloads every 100 ms here (60 s in production).
+    let dsn = format!("sqlite://{}", temp_db().display());
+    let replica = || {
+        let mut config = config(&dsn);
+        config.serve.public.base_url = Some("https://id.example".into());
+        async move { Server { running: start(config).await.unwrap(), http: Client::new() } }
+    };
+    let (a, b) = (replica().await, replica().await);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    identity_server::oauth2::reload_keys(b.running.state.clone(), std::time::Duration::from_millis(100), stopped);
+    let kids = |server: &Server| {
+        let url = server.public("/.well-known/jwks.json");
+        let http = server.http.clone();
+        async move {
+            let jwks: Value = http.get(url).json_body().await;
+            jwks["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|key| key["kid"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    let before = kids(&b).await;
+    assert_eq!(kids(&a).await, before, "replicas starting on one store share one key set");
+    assert_eq!(a.http.post(a.admin("/admin/oauth2/keys/rotate")).send().await.unwrap().status(), 200);
+    let rotated = kids(&a).await;
+    assert_ne!(rotated[0], before[0]);
+
+    // A token signed by A's new key: B verifies it once it has reloaded.
+    let client = json!({"client_id": "svc", "grant_types": ["client_credentials"], "token_endpoint_auth_method": "client_secret_basic"});
+    let created = a.http.post(a.admin("/admin/clients")).json(&client).json_body().await;
+    let secret = created["client_secret"].as_str().unwrap();
+    let issued = a
+        .http
+        .post(a.public("/oauth2/token"))
+        .basic_auth("svc", Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .json_body()
+        .await;
+    let access = issued["access_token"].as_str().unwrap().to_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while kids(&b).await != rotated {
+        assert!(std::time::Instant::now() < deadline, "B never reloaded the rotated keys");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let seen = b.http.post(b.admin("/admin/oauth2/introspect")).form(&[("token", access)]).json_body().await;
+    assert_eq!(seen["active"], true, "{seen}");
+    let _ = stop.send(true);
+    a.running.stop().await;
+    b.running.stop().await;
+}

@@ -86,7 +86,7 @@ async fn caller(app: &AppState, headers: &HeaderMap) -> Result<IdentityId, ApiEr
         return Ok(identity.id);
     }
     let token = token_of(app, headers).ok_or(identity_auth::Error::SessionInactive)?;
-    let (_, identity) = crate::http::check_session(&app, &token, RequiredAal::HighestAvailable).await?;
+    let (_, identity) = crate::http::check_session(app, &token, RequiredAal::HighestAvailable).await?;
     Ok(identity.id)
 }
 
