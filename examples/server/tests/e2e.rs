@@ -1165,3 +1165,82 @@ async fn a_key_rotation_on_one_replica_reaches_the_other_by_the_reload_task() {
     a.running.stop().await;
     b.running.stop().await;
 }
+
+#[tokio::test]
+async fn cookies_are_httponly_lax_and_secure_behind_https_and_logins_never_reuse_a_session() {
+    // Behind https (the public base URL says so), every cookie the flows set is Secure too.
+    let mut behind_tls = config("memory");
+    behind_tls.serve.public.base_url = Some("https://id.example".into());
+    let server = Server { running: start(behind_tls).await.unwrap(), http: Client::new() };
+    server.register("ada@example.com").await;
+    let (csrf, token, url) = browser_flow(&server, "login").await;
+    let body =
+        json!({"method": "password", "identifier": "ada@example.com", "password": PASSWORD, "csrf_token": token});
+    let response = server.http.post(&url).header("cookie", &csrf).json(&body).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let cookies = set_cookies(&server, response).await;
+    assert!(
+        cookies.iter().any(|c| c.starts_with("ory_kratos_session="))
+            && cookies.iter().any(|c| c.starts_with("csrf_token_"))
+    );
+    for set in &cookies {
+        assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax") && set.contains("Secure"), "{set}");
+    }
+    server.running.stop().await;
+
+    // Over plain http they are not Secure (browsers would drop them), and still HttpOnly and Lax.
+    let server = Server::start("memory").await;
+    let (_, first) = server.register("ada@example.com").await;
+    let set = browser_login(&server).await;
+    let created = server.http.get(server.public("/self-service/login/browser")).header("accept", "application/json");
+    for cookie in set_cookies(&server, created.send().await.unwrap()).await {
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && !cookie.contains("Secure"),
+            "{cookie}"
+        );
+    }
+    // Every login issues a new session token, whatever the client already holds: no session fixation.
+    let (_, second) = server.login("ada@example.com", PASSWORD).await;
+    let second = second["session_token"].as_str().unwrap().to_owned();
+    assert!(first != second && !set.ends_with(&second) && !set.ends_with(&first));
+    // Logout ends exactly the session it names.
+    let logout = server.http.delete(server.public("/self-service/logout/api")).json(&json!({"session_token": first}));
+    assert_eq!(logout.send().await.unwrap().status(), 204);
+    let whoami =
+        |token: &str| server.http.get(server.public("/sessions/whoami")).header("X-Session-Token", token).send();
+    assert_eq!(whoami(&first).await.unwrap().status(), 401);
+    assert_eq!(whoami(&second).await.unwrap().status(), 200);
+    server.running.stop().await;
+}
+
+/// The `Set-Cookie` headers of `response`, and of a fresh browser login flow's creation on `server`.
+async fn set_cookies(server: &Server, response: reqwest::Response) -> Vec<String> {
+    let created = server.http.get(server.public("/self-service/login/browser")).header("accept", "application/json");
+    let created = created.send().await.unwrap();
+    [response, created]
+        .iter()
+        .flat_map(|r| {
+            r.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn no_admin_operation_is_reachable_on_the_public_listener() {
+    let server = Server::start("memory").await;
+    let document = server.http.get(server.admin("/openapi.json")).json_body().await;
+    let shared = ["/health/alive", "/health/ready", "/version", "/openapi.json"];
+    for (path, operations) in document["paths"].as_object().unwrap() {
+        if shared.contains(&path.as_str()) || path.starts_with("/api/v1/") {
+            continue; // The same API on both listeners, checked against the caller on the public one.
+        }
+        let concrete = path.replace("{id}", &uuid::Uuid::new_v4().to_string()).replace('{', "").replace('}', "");
+        for method in operations.as_object().unwrap().keys() {
+            let method: reqwest::Method = method.to_uppercase().parse().unwrap();
+            let answer = server.http.request(method.clone(), server.public(&concrete)).send().await.unwrap();
+            let body: Value = answer.json().await.unwrap_or(Value::Null);
+            assert_eq!(body["error"]["reason"], "Not Found", "{method} {path} on the public listener: {body}");
+        }
+    }
+    server.running.stop().await;
+}
