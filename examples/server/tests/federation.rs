@@ -6,18 +6,18 @@
 //! The tests that need the upstream run when node and the package are installed (`.ci/run` installs it into
 //! `target/oidc-provider-node`) and say SKIPPED otherwise; the others always run.
 
-use std::collections::BTreeMap;
 use std::io::BufRead as _;
 
 use identity_server::config::Config;
 use identity_server::server::{Running, start};
 use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, LOCATION, SET_COOKIE};
+use reqwest::header::ACCEPT;
 use serde_json::{Value, json};
 
 mod support;
 
 use support::JsonBody;
+use support::browser::{Browser, csrf_token, location, query};
 
 const NODE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/oidc-provider-node");
 const UPSTREAM_SCRIPT: &str =
@@ -78,43 +78,7 @@ fn provider_body(id: &str, issuer: &str) -> Value {
     })
 }
 
-/// A browser: one cookie jar for every loopback port (browsers do not keep cookies apart by port), and no
-/// automatic redirects, so that each hop can be looked at.
-struct Browser {
-    http: reqwest::Client,
-    cookies: BTreeMap<String, String>,
-}
-
 impl Browser {
-    fn new() -> Self {
-        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Self { http, cookies: BTreeMap::new() }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
-    }
-
-    async fn send(&mut self, request: reqwest::RequestBuilder) -> reqwest::Response {
-        let response = request.header("cookie", self.cookie_header()).send().await.unwrap();
-        for set in response.headers().get_all(SET_COOKIE) {
-            let set = set.to_str().unwrap();
-            let (name, value) = set.split(';').next().unwrap().split_once('=').unwrap();
-            let expired = set.to_ascii_lowercase().contains("max-age=0") || value.is_empty();
-            if expired {
-                self.cookies.remove(name);
-            } else {
-                self.cookies.insert(name.to_owned(), value.to_owned());
-            }
-        }
-        response
-    }
-
-    async fn get(&mut self, url: &str) -> reqwest::Response {
-        let request = self.http.get(url);
-        self.send(request).await
-    }
-
     /// Starts a browser flow of `kind` (asking for JSON, as a UI's script does) and answers it.
     async fn flow(&mut self, server: &Server, kind: &str) -> Value {
         let url = server.public(&format!("/self-service/{kind}/browser?return_to={RETURN_TO}"));
@@ -136,47 +100,9 @@ impl Browser {
         self.send(request).await
     }
 
-    /// Follows redirects from `url` until one points at `stop`, and answers that location.
-    async fn follow_until(&mut self, url: &str, stop: &str) -> String {
-        let mut url = url.to_owned();
-        for _ in 0..10 {
-            let response = self.get(&url).await;
-            let status = response.status();
-            let Some(location) = response.headers().get(LOCATION).map(|l| l.to_str().unwrap().to_owned()) else {
-                panic!("{url} answered {status} without a redirect: {}", response.text().await.unwrap_or_default())
-            };
-            if location.starts_with(stop) {
-                return location;
-            }
-            url = if location.starts_with('/') {
-                let origin: String = url.splitn(4, '/').take(3).collect::<Vec<_>>().join("/");
-                format!("{origin}{location}")
-            } else {
-                location
-            };
-        }
-        panic!("too many redirects");
-    }
-
     fn forget_session(&mut self) {
         self.cookies.remove("ory_kratos_session");
     }
-}
-
-fn csrf_token(flow: &Value) -> String {
-    let nodes = flow["ui"]["nodes"].as_array().unwrap();
-    let node = nodes.iter().find(|n| n["attributes"]["name"] == "csrf_token").unwrap();
-    node["attributes"]["value"].as_str().unwrap().to_owned()
-}
-
-fn query(url: &str, name: &str) -> Option<String> {
-    let query = url.split_once('?')?.1;
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).ok()?;
-    pairs.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
-}
-
-fn location(response: &reqwest::Response) -> String {
-    response.headers()[LOCATION].to_str().unwrap().to_owned()
 }
 
 async fn error_of(response: reqwest::Response) -> (StatusCode, Value) {

@@ -1,9 +1,11 @@
-//! What the server's test binaries share: reading JSON answers, registering a user through the API, and
-//! certificates made with rcgen for the mutual-TLS listener.
+//! What the server's test binaries share: reading JSON answers, registering a user through the API, a
+//! cookie-keeping browser, and certificates made with rcgen for the mutual-TLS listener.
 
 #![allow(dead_code)]
 
 use serde_json::{Value, json};
+
+pub mod browser;
 
 /// Sends a request and reads its JSON answer.
 pub trait JsonBody {
