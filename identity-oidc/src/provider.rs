@@ -65,8 +65,11 @@ pub struct Discovery {
     pub userinfo_endpoint: String,
     /// The JWKS.
     pub jwks_uri: String,
-    /// The introspection endpoint (RFC 7662).
-    pub introspection_endpoint: String,
+    /// The introspection endpoint (RFC 7662), if the embedder serves one to relying parties. `None` from
+    /// [`Provider::discovery`]: introspection is usually an operator's endpoint (as in Ory Hydra, on the admin
+    /// listener), and only the embedder knows where it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub introspection_endpoint: Option<String>,
     /// The revocation endpoint (RFC 7009).
     pub revocation_endpoint: String,
     /// `["code"]`.
@@ -306,7 +309,7 @@ impl Provider {
             token_endpoint: at("/oauth2/token"),
             userinfo_endpoint: at("/userinfo"),
             jwks_uri: at("/.well-known/jwks.json"),
-            introspection_endpoint: at("/oauth2/introspect"),
+            introspection_endpoint: None,
             revocation_endpoint: at("/oauth2/revoke"),
             response_types_supported: strings(&["code"]),
             grant_types_supported: strings(&["authorization_code", "refresh_token", "client_credentials"]),

@@ -712,6 +712,8 @@ async fn the_oauth2_provider_answers_at_hydras_paths() {
     // Discovery names the public URL as the issuer, and its keys are published.
     let discovery = server.http.get(server.public("/.well-known/openid-configuration")).json_body().await;
     assert_eq!(discovery["issuer"], server.public(""));
+    // Introspection is on the admin listener only, so discovery (public) does not point relying parties at it.
+    assert!(discovery.get("introspection_endpoint").is_none(), "{discovery}");
     let jwks = server.http.get(server.public("/.well-known/jwks.json")).json_body().await;
     assert_eq!(jwks["keys"][0]["alg"], "ES256");
 
