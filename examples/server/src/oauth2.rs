@@ -227,22 +227,12 @@ async fn rotate_keys(State(app): State<Arc<AppState>>) -> Result<Response, OAuth
 
 /// Reads the stored signing keys every `every`, so that a rotation made on another replica signs and verifies
 /// here too, until `stopped`.
-pub fn reload_keys(app: Arc<AppState>, every: std::time::Duration, mut stopped: tokio::sync::watch::Receiver<bool>) {
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(every);
-        ticks.tick().await;
-        loop {
-            tokio::select! {
-                _ = ticks.tick() => {
-                    if let Err(error) = app.oauth2.reload_keys(&app.cipher).await {
-                        tracing::warn!(error = %error, "the signing keys could not be reloaded");
-                    }
-                }
-                changed = stopped.changed() => {
-                    if changed.is_err() || *stopped.borrow() {
-                        return;
-                    }
-                }
+pub fn reload_keys(app: Arc<AppState>, every: std::time::Duration, stopped: tokio::sync::watch::Receiver<bool>) {
+    crate::server::every(every, stopped, move || {
+        let app = app.clone();
+        async move {
+            if let Err(error) = app.oauth2.reload_keys(&app.cipher).await {
+                tracing::warn!(error = %error, "the signing keys could not be reloaded");
             }
         }
     });

@@ -100,6 +100,29 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     Ok(Running { public, admin, mtls, state, stop, tasks })
 }
 
+/// Runs `job` every `period`, until `stopped`: background upkeep (key reloads, sweeps). The first run is one
+/// period after the start, since a process that just started has nothing to catch up on.
+pub fn every<F, Fut>(period: std::time::Duration, mut stopped: watch::Receiver<bool>, job: F)
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(period);
+        ticks.tick().await;
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => job().await,
+                changed = stopped.changed() => {
+                    if changed.is_err() || *stopped.borrow() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+}
+
 async fn bind(host: &str, port: u16) -> Result<TcpListener, StartError> {
     TcpListener::bind((host, port)).await.map_err(|e| listen_error(format!("cannot listen on {host}:{port}: {e}")))
 }

@@ -133,23 +133,12 @@ pub(crate) fn oidc_error(error: identity_oidc::Error) -> ApiError {
 
 /// Deletes, every `every`, the started logins whose callback never came (abandoned at the upstream), so they do
 /// not pile up in the store.
-pub fn sweep_pending(app: Arc<AppState>, every: std::time::Duration, mut stopped: tokio::sync::watch::Receiver<bool>) {
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(every);
-        // The first tick comes at once, when a process just started has nothing of its own to sweep.
-        ticks.tick().await;
-        loop {
-            tokio::select! {
-                _ = ticks.tick() => {
-                    if let Err(error) = login::delete_lapsed(&app).await {
-                        tracing::warn!(error = %error, "lapsed upstream logins could not be swept");
-                    }
-                }
-                changed = stopped.changed() => {
-                    if changed.is_err() || *stopped.borrow() {
-                        return;
-                    }
-                }
+pub fn sweep_pending(app: Arc<AppState>, every: std::time::Duration, stopped: tokio::sync::watch::Receiver<bool>) {
+    crate::server::every(every, stopped, move || {
+        let app = app.clone();
+        async move {
+            if let Err(error) = login::delete_lapsed(&app).await {
+                tracing::warn!(error = %error, "lapsed upstream logins could not be swept");
             }
         }
     });
