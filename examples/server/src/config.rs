@@ -180,6 +180,15 @@ pub struct Serve {
     pub request_timeout: DurationText,
     /// The largest request body, in bytes (default 1 MiB).
     pub body_limit_bytes: usize,
+    /// The most connections each listener keeps open at once (default 4096); past it, new clients wait until one
+    /// closes. Keep it under the process' open-file limit (`ulimit -n`).
+    pub max_connections: u32,
+    /// The most connections one client address may hold open at once on a listener (default 1024; 0: no limit).
+    /// Behind a reverse proxy every connection comes from the proxy: raise it, or set 0.
+    pub max_connections_per_address: u32,
+    /// How long a client may take to send a request's headers, and how long a keep-alive connection may sit
+    /// idle (default `10s`): slow or silent clients cannot hold connections.
+    pub header_timeout: DurationText,
     /// An optional third listener speaking TLS that asks for client certificates (RFC 8705 mutual TLS): the
     /// public API, where `tls_client_auth` clients get certificate-bound tokens.
     pub mtls: Option<MtlsListener>,
@@ -211,6 +220,9 @@ impl Default for Serve {
             admin: Listener { host: "127.0.0.1".into(), port: 4434, base_url: None, cors: Cors::default() },
             request_timeout: DurationText("30s".into()),
             body_limit_bytes: 1024 * 1024,
+            max_connections: 4096,
+            max_connections_per_address: 1024,
+            header_timeout: DurationText("10s".into()),
             mtls: None,
         }
     }
@@ -569,6 +581,7 @@ impl Config {
         let field = |path: &str, message: String| ConfigError::Field { path: path.into(), message };
         let durations = [
             ("serve.request_timeout", &self.serve.request_timeout),
+            ("serve.header_timeout", &self.serve.header_timeout),
             ("session.lifespan", &self.session.lifespan),
             ("session.privileged_max_age", &self.session.privileged_max_age),
             ("selfservice.flow_lifespan", &self.selfservice.flow_lifespan),
@@ -608,6 +621,9 @@ impl Config {
         }
         if self.serve.body_limit_bytes == 0 {
             return Err(field("serve.body_limit_bytes", "must be positive".into()));
+        }
+        if self.serve.max_connections == 0 {
+            return Err(field("serve.max_connections", "must be at least 1".into()));
         }
         if let Some(ca) = &self.enrollment.ca {
             ca.validity.parse().map_err(|message| field("enrollment.ca.validity", message))?;

@@ -30,6 +30,7 @@ pub mod error;
 pub mod federation;
 mod flows;
 pub mod http;
+pub mod listen;
 pub mod metrics;
 pub mod mtls;
 pub mod oauth2;

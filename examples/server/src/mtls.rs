@@ -12,11 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ConnectInfo;
 use axum::{Extension, Router};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
@@ -26,6 +22,7 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::{ConfigError, MtlsListener};
+use crate::listen::{Limits, Protocol};
 
 /// How long a client may take to finish the TLS handshake before its connection is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -77,34 +74,30 @@ pub fn acceptor(listener: &MtlsListener, also_trusted: &[Vec<u8>]) -> Result<Tls
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
-/// Accepts TLS connections on `listener` until `stopped` turns true; each connection is served by `router` with
-/// its peer certificate and address as extensions. Connections in flight when it stops run to their end.
+/// Accepts TLS connections on `listener` until `stopped` turns true, held to `limits`; each connection is served
+/// by `router` with its peer certificate and address as extensions, over HTTP/2 when the client offers it by ALPN.
+/// Connections in flight when it stops run to their end.
 pub fn serve(
     listener: TcpListener,
     acceptor: TlsAcceptor,
     router: Router,
-    mut stopped: watch::Receiver<bool>,
+    limits: Limits,
+    stopped: watch::Receiver<bool>,
 ) -> JoinHandle<std::io::Result<()>> {
-    tokio::spawn(async move {
-        loop {
-            let (stream, peer) = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok(accepted) => accepted,
-                    // A failed accept (out of descriptors, a reset) concerns one connection, not the listener.
-                    Err(error) => {
-                        tracing::warn!(error = %error, "a TLS connection could not be accepted");
-                        continue;
-                    }
-                },
-                _ = stopped.wait_for(|stop| *stop) => return Ok(()),
-            };
-            let (acceptor, router) = (acceptor.clone(), router.clone());
-            tokio::spawn(async move { connection(stream, peer, acceptor, router).await });
-        }
+    let connections = stopped.clone();
+    crate::listen::accept(listener, limits, stopped, move |stream, peer| {
+        connection(stream, peer, acceptor.clone(), router.clone(), limits, connections.clone())
     })
 }
 
-async fn connection(stream: tokio::net::TcpStream, peer: SocketAddr, acceptor: TlsAcceptor, router: Router) {
+async fn connection(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    acceptor: TlsAcceptor,
+    router: Router,
+    limits: Limits,
+    stopped: watch::Receiver<bool>,
+) {
     let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
         Ok(Ok(tls)) => tls,
         Ok(Err(error)) => {
@@ -116,10 +109,9 @@ async fn connection(stream: tokio::net::TcpStream, peer: SocketAddr, acceptor: T
             return;
         }
     };
-    let certificate = tls.get_ref().1.peer_certificates().and_then(|chain| chain.first()).map(|der| der.to_vec());
-    let service = router.layer(Extension(PeerCertificate(certificate))).layer(Extension(ConnectInfo(peer)));
-    let service = TowerToHyperService::new(service);
-    if let Err(error) = auto::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(tls), service).await {
-        tracing::debug!(%peer, error = %error, "a TLS connection ended with an error");
-    }
+    let session = tls.get_ref().1;
+    let certificate = session.peer_certificates().and_then(|chain| chain.first()).map(|der| der.to_vec());
+    let protocol = if session.alpn_protocol() == Some(b"h2") { Protocol::Http2 } else { Protocol::Http1 };
+    let router = router.layer(Extension(PeerCertificate(certificate)));
+    crate::listen::http(tls, peer, router, protocol, limits, stopped).await;
 }

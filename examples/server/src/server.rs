@@ -1,5 +1,5 @@
-//! The two listeners, public and admin, with what every request goes through: a request id, a tracing span, a
-//! timeout, a body limit, CORS on the public side only, and errors (even the framework's own: unknown routes,
+//! The two listeners, public and admin (served by [`crate::listen`]), with what every request goes through: a
+//! request id, a tracing span, a timeout, a body limit, CORS on the public side only, and errors (even the framework's own: unknown routes,
 //! wrong methods, oversized bodies) answered as Kratos' JSON. Shutdown lets in-flight requests finish.
 
 use std::net::SocketAddr;
@@ -82,20 +82,21 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .merge(crate::openapi::router(state.clone(), crate::openapi::Listener::Admin));
     let admin_router = layers(tracked(admin_routes, "admin"), config);
     let (stop, stopped) = watch::channel(false);
-    let mut tasks = vec![serve(public_listener, public_router.clone(), stopped.clone())];
+    let limits = limits(config);
+    let mut tasks = vec![crate::listen::serve(public_listener, public_router.clone(), limits, stopped.clone())];
     let mut mtls = None;
     if let Some(listener) = &config.serve.mtls {
         let acceptor = crate::mtls::acceptor(listener, &state.certificates.listener_cas)?;
         let tcp = bind(&listener.host, listener.port).await?;
         mtls = Some(local(&tcp)?);
-        tasks.push(crate::mtls::serve(tcp, acceptor, public_router, stopped.clone()));
+        tasks.push(crate::mtls::serve(tcp, acceptor, public_router, limits, stopped.clone()));
     }
     // Rotations are rare and tokens live an hour: a minute's delay before another replica signs with the new key
     // is harmless, and verifying needs none (the previous key stays published).
     crate::oauth2::reload_keys(state.clone(), std::time::Duration::from_secs(60), stopped.clone());
     // Started logins whose callback never came lapse within 15 minutes; sweeping them once a minute is plenty.
     crate::federation::sweep_pending(state.clone(), std::time::Duration::from_secs(60), stopped.clone());
-    tasks.push(serve(admin_listener, admin_router, stopped));
+    tasks.push(crate::listen::serve(admin_listener, admin_router, limits, stopped));
     tracing::info!(%public, %admin, ?mtls, "listening");
     Ok(Running { public, admin, mtls, state, stop, tasks })
 }
@@ -135,19 +136,22 @@ fn listen_error(message: String) -> StartError {
     StartError::Config(crate::config::ConfigError::Field { path: "serve".into(), message })
 }
 
-fn serve(listener: TcpListener, router: Router, mut stopped: watch::Receiver<bool>) -> JoinHandle<std::io::Result<()>> {
-    tokio::spawn(async move {
-        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                let _ = stopped.wait_for(|stop| *stop).await;
-            })
-            .await
-    })
+fn limits(config: &Config) -> crate::listen::Limits {
+    crate::listen::Limits {
+        max_connections: config.serve.max_connections,
+        max_connections_per_address: config.serve.max_connections_per_address,
+        header_timeout: std_duration(&config.serve.header_timeout, 10),
+    }
+}
+
+/// A configured duration (checked when the configuration was read), or `default_seconds`.
+fn std_duration(text: &crate::config::DurationText, default_seconds: i64) -> std::time::Duration {
+    let duration = text.parse().unwrap_or(identity_core::time::Duration::seconds(default_seconds));
+    std::time::Duration::from_millis(u64::try_from(duration.whole_milliseconds()).unwrap_or(1000))
 }
 
 fn layers(router: Router, config: &Config) -> Router {
-    let timeout = config.serve.request_timeout.parse().unwrap_or(identity_core::time::Duration::seconds(30));
-    let timeout = std::time::Duration::from_millis(u64::try_from(timeout.whole_milliseconds()).unwrap_or(30_000));
+    let timeout = std_duration(&config.serve.request_timeout, 30);
     // The error rewrite sits outside the timeout, so that a 408 is Kratos' JSON too.
     router
         .layer(DefaultBodyLimit::max(config.serve.body_limit_bytes))
@@ -166,8 +170,12 @@ fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Spa
 
 /// Errors the framework answers itself (404 for unknown routes, 405, 413, 408, bad path or query values) come
 /// as plain text; clients of a Kratos API expect its JSON, so they are rewritten.
-async fn as_kratos_error(response: Response) -> Response {
+async fn as_kratos_error(mut response: Response) -> Response {
     let status = response.status();
+    if matches!(status.as_u16(), 408 | 413) {
+        // The request's body was not read to its end, so the connection cannot carry another request.
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)
@@ -178,6 +186,9 @@ async fn as_kratos_error(response: Response) -> Response {
     }
     let reason = status.canonical_reason().unwrap_or("the request failed").to_owned();
     let mut rewritten = ApiError::new(status, reason).into_response();
+    if let Some(connection) = response.headers().get(header::CONNECTION) {
+        rewritten.headers_mut().insert(header::CONNECTION, connection.clone());
+    }
     if let Some(allow) = response.headers().get(header::ALLOW) {
         rewritten.headers_mut().insert(header::ALLOW, allow.clone());
     }
