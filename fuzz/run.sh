@@ -50,12 +50,12 @@ for target in $targets; do
         -max_total_time="$seconds" -timeout="$timeout" -rss_limit_mb="$rss_mb" -print_final_stats=1 \
         -artifact_prefix="artifacts/$target/" > "$log" 2>&1
     status=$?
-    grep -E '^#[0-9]+ +(INITED|DONE)|^(==|SUMMARY|thread .* panicked)|Test unit written' "$log" | tail -n 6
+    grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|^(==|SUMMARY|thread .* panicked)|Test unit written' "$log" | tail -n 6
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
-    last=$(grep -E '^#[0-9]+ ' "$log" | tail -n 1)
-    cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
-    ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
-    corpus=$(sed -n 's/.* corp: \([0-9]*\).*/\1/p' <<<"$last")
+    last=$(grep -E '^#[0-9]+[[:space:]]' "$log" | tail -n 1)
+    cov=$(sed -n 's/.*[[:space:]]cov: \([0-9]*\).*/\1/p' <<<"$last")
+    ft=$(sed -n 's/.*[[:space:]]ft: \([0-9]*\).*/\1/p' <<<"$last")
+    corpus=$(sed -n 's/.*[[:space:]]corp: \([0-9]*\).*/\1/p' <<<"$last")
     result=ok
     if [ "$status" -ne 0 ]; then
         result="crash (exit $status; see $log and artifacts/$target/)"

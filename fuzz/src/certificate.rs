@@ -12,11 +12,12 @@ const CA_PEM: &str = include_str!("../data/ca.pem");
 const CA_KEY_PEM: &str = include_str!("../data/ca.key.pem");
 
 /// 2026-06-01: inside the fixed CA's and the seed certificates' validity.
-fn now() -> OffsetDateTime {
+pub fn now() -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(1_780_272_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
-fn ca() -> &'static PlatformCa {
+/// The fixed CA: the verifier's trust anchor and the signer of CSRs.
+pub fn ca() -> &'static PlatformCa {
     static CA: OnceLock<PlatformCa> = OnceLock::new();
     CA.get_or_init(|| match PlatformCa::from_pem(CA_PEM, &SecretString::new(CA_KEY_PEM), Duration::days(365)) {
         Ok(ca) => ca,
@@ -39,9 +40,9 @@ pub fn run(data: &[u8]) {
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = CertificateVerifier::from_pem(text);
     }
-    if let Ok(issued) = ca().issue(data, "fuzzed-enrollee", now()) {
-        if let Err(e) = verifier.verify(&issued, &[], now()) {
-            panic!("the CA's own certificate does not verify: {e}");
-        }
+    if let Ok(issued) = ca().issue(data, "fuzzed-enrollee", now())
+        && let Err(e) = verifier.verify(&issued, &[], now())
+    {
+        panic!("the CA's own certificate does not verify: {e}");
     }
 }

@@ -47,8 +47,9 @@ fn fixed() -> &'static (Arc<PasswordHasher>, Arc<SchemaRegistry>) {
 fn service(store: Arc<dyn Store>) -> SelfService {
     let (hasher, schemas) = fixed();
     // 2026-06-01, fixed so that a replayed input behaves as it did under the fuzzer.
-    let clock: Arc<dyn Clock> =
-        Arc::new(TestClock::new(OffsetDateTime::from_unix_timestamp(1_780_272_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)));
+    let clock: Arc<dyn Clock> = Arc::new(TestClock::new(
+        OffsetDateTime::from_unix_timestamp(1_780_272_000).unwrap_or(OffsetDateTime::UNIX_EPOCH),
+    ));
     let authenticator = Arc::new(Authenticator::new(store.clone(), clock.clone(), hasher.clone()));
     let sessions = Sessions::new(store.clone(), clock.clone(), SessionSettings::default())
         .unwrap_or_else(|e| panic!("sessions must build: {e}"));
@@ -89,19 +90,19 @@ async fn submit_everywhere(submission: Submission) {
     let service = service(store.clone());
     let request = FlowRequest::new(FlowType::Api, "https://id.example/self-service");
     let mut session_token = None;
-    if let Ok(created) = service.create_registration(&request).await {
-        if let Ok(submitted) = service.submit_registration(created.flow.id, submission.clone()).await {
-            session_token = submitted.done().and_then(|registered| registered.session).map(|issued| issued.token);
-        }
+    if let Ok(created) = service.create_registration(&request).await
+        && let Ok(submitted) = service.submit_registration(created.flow.id, submission.clone()).await
+    {
+        session_token = submitted.done().and_then(|registered| registered.session).map(|issued| issued.token);
     }
     let login = LoginRequest { flow: request.clone(), session_token: None };
     if let Ok(created) = service.create_login(&login).await {
         let _ = service.submit_login(created.flow.id, submission.clone()).await;
     }
-    if let Some(token) = session_token {
-        if let Ok(created) = service.create_settings(&request, token.expose_secret()).await {
-            let _ = service.submit_settings(created.flow.id, submission.clone().with_session(token.expose_secret())).await;
-        }
+    if let Some(token) = session_token
+        && let Ok(created) = service.create_settings(&request, token.expose_secret()).await
+    {
+        let _ = service.submit_settings(created.flow.id, submission.clone().with_session(token.expose_secret())).await;
     }
     if let Ok(created) = service.create_recovery(&request).await {
         let _ = service.submit_recovery(created.flow.id, submission.clone()).await;

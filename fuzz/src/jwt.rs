@@ -14,7 +14,7 @@ const PEM: &str = include_str!("../data/jwt-signer.pem");
 const TOKEN: &str = include_str!("../corpus/jwt/valid.jwt");
 
 /// 2026-06-01: inside the seed tokens' validity.
-fn now() -> OffsetDateTime {
+pub fn now() -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(1_780_272_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
@@ -40,7 +40,8 @@ fn signer(keys: Value, algorithms: &[&str]) -> Option<CompiledSigner> {
     compiled.ok()
 }
 
-fn fixed_signers() -> &'static [CompiledSigner] {
+/// The signers the input is verified by: the fixed JWKS's, and the same key's as PEM.
+pub fn fixed_signers() -> &'static [CompiledSigner] {
     static SIGNERS: OnceLock<Vec<CompiledSigner>> = OnceLock::new();
     SIGNERS.get_or_init(|| {
         let jwks: Value = serde_json::from_str(JWKS).unwrap_or_default();
@@ -63,10 +64,10 @@ pub fn run(data: &[u8]) {
             assert_eq!(verified.claims["iss"], "https://signer.example", "accepted a token of another issuer");
         }
     }
-    if let Ok(document) = serde_json::from_str::<Value>(text) {
-        if let Some(compiled) = signer(json!({ "jwks": document }), JWKS_ALGORITHMS) {
-            let _ = compiled.verify(TOKEN.trim(), now());
-        }
+    if let Ok(document) = serde_json::from_str::<Value>(text)
+        && let Some(compiled) = signer(json!({ "jwks": document }), JWKS_ALGORITHMS)
+    {
+        let _ = compiled.verify(TOKEN.trim(), now());
     }
     for algorithms in PEM_ALGORITHMS {
         if let Some(compiled) = signer(json!({ "pem": text }), algorithms) {

@@ -52,7 +52,8 @@ async fn world() -> World {
     let traits = serde_json::json!({"email": "ada@example.com", "name": {"first": "Ada"}});
     let mut identity = Identity::new("default", traits, now).unwrap_or_else(|e| fail("identity", e));
     identity.state = IdentityState::Active;
-    let address = VerifiableAddress::new("ada@example.com", AddressVia::Email, now).unwrap_or_else(|e| fail("address", e));
+    let address =
+        VerifiableAddress::new("ada@example.com", AddressVia::Email, now).unwrap_or_else(|e| fail("address", e));
     identity.verifiable_addresses.push(address);
     store.create_identity(&identity).await.unwrap_or_else(|e| fail("storing the identity", e));
     let step = AuthenticationMethod { method: CredentialType::Password, aal: AssuranceLevel::Aal1, completed_at: now };
@@ -112,10 +113,10 @@ async fn run_async(data: &[u8]) {
         world.secrets.iter().find(|(id, _)| Some(id.as_str()) == client).map(|(_, secret)| secret.clone())
     };
     if let Ok(mut request) = serde_urlencoded::from_bytes::<TokenRequest>(data) {
-        if let (Some(given), Some(issued)) = (&request.code, &code) {
-            if given.expose_secret() == "CODE" {
-                request.code = Some(SecretString::new(issued));
-            }
+        if let (Some(given), Some(issued)) = (&request.code, &code)
+            && given.expose_secret() == "CODE"
+        {
+            request.code = Some(SecretString::new(issued));
         }
         if request.client_secret.as_ref().is_some_and(|secret| secret.expose_secret() == "SECRET") {
             request.client_secret = secret_of(request.client_id.as_deref()).map(SecretString::new);
@@ -127,13 +128,12 @@ async fn run_async(data: &[u8]) {
     }
     if let Ok(text) = std::str::from_utf8(data) {
         if let Ok(mut basic) = BasicCredentials::from_authorization_header(text) {
-            if basic.client_secret.expose_secret() == "SECRET" {
-                if let Some(secret) = secret_of(Some(&basic.client_id)) {
-                    basic.client_secret = SecretString::new(secret);
-                }
+            if basic.client_secret.expose_secret() == "SECRET"
+                && let Some(secret) = secret_of(Some(&basic.client_id))
+            {
+                basic.client_secret = SecretString::new(secret);
             }
-            let request =
-                TokenRequest { grant_type: Some("client_credentials".into()), ..TokenRequest::default() };
+            let request = TokenRequest { grant_type: Some("client_credentials".into()), ..TokenRequest::default() };
             let _ = provider.token(&request, Some(&basic)).await;
         }
         let _ = provider.verify_access_token(text, "backend");

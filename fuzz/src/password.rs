@@ -10,7 +10,8 @@ use std::sync::OnceLock;
 use identity_auth::{Argon2Params, HashAlgorithm, HasherConfig, PasswordHasher, Verification};
 use identity_core::{HashedPassword, SecretString};
 
-fn hasher() -> &'static PasswordHasher {
+/// The hasher inputs are verified with (cheap argon2id for its own hashes).
+pub fn hasher() -> &'static PasswordHasher {
     static HASHER: OnceLock<PasswordHasher> = OnceLock::new();
     HASHER.get_or_init(|| {
         let config = HasherConfig {

@@ -2,10 +2,10 @@
 //! `fuzz/corpus/<target>/` and `fuzz/regressions/<target>/`), replayed through the targets' own functions: a
 //! regression test for what the fuzzers found, without libFuzzer. See `fuzz/README.md`.
 
-#[path = "../../fuzz/src/replay.rs"]
-mod replay;
 #[path = "../../fuzz/src/access_rules.rs"]
 mod access_rules;
+#[path = "../../fuzz/src/replay.rs"]
+mod replay;
 
 #[test]
 fn kept_access_rules_fuzz_inputs_pass_the_target() {
