@@ -311,10 +311,21 @@ impl PasswordHasher {
     }
 }
 
-/// Upper bounds on imported hashes' parameters, so an imported hash cannot make a login cost minutes or GiBs.
+/// Upper bounds on imported hashes' parameters, so an imported hash cannot make one login cost more than a few
+/// seconds of a core or more than 1 GiB: a hash is verified with the cost it states, and an import file is not to be
+/// trusted with a CPU-day per login. The times below are one verification in a release build on the 2-core CI machine.
 const MAX_ARGON2_MEMORY_KIB: u32 = 1024 * 1024;
+/// argon2's memory times its passes, in KiB: 4 GiB of blocks to fill (1 GiB in 4 passes: 4.5 s; OWASP's 19 MiB in
+/// 215). Bounding passes alone let `m=8,t=10000000` through: 42 s per login.
+const MAX_ARGON2_WORK_KIB: u64 = 4 * 1024 * 1024;
+/// pbkdf2's iterations (1.4 s for sha256 at the limit; OWASP asks for 600 000).
 const MAX_ITERATIONS: u32 = 10_000_000;
+/// bcrypt's cost is log2 of its rounds: 16 is 16 times the common 12 (0.3 s), 5 s; 31 would be two days.
+const MAX_BCRYPT_COST: u32 = 16;
 const MAX_SCRYPT_LOG_N: u8 = 20;
+/// scrypt's memory, 128·r·N bytes, and its work, N·r·p (N = 2^20 with r = 8 is at both limits: 3.2 s).
+const MAX_SCRYPT_MEMORY_BYTES: u64 = 1 << 30;
+const MAX_SCRYPT_WORK: u64 = 1 << 23;
 
 fn parse(hash: &HashedPassword) -> Result<Parsed, Error> {
     let algorithm = hash.algorithm();
@@ -323,7 +334,8 @@ fn parse(hash: &HashedPassword) -> Result<Parsed, Error> {
         "argon2id" | "argon2i" | "argon2d" => {
             let phc = PasswordHash::new(hash.as_str()).map_err(|_| unsupported("not a PHC string"))?;
             let params = Params::try_from(&phc).map_err(|_| unsupported("bad parameters"))?;
-            if params.m_cost() > MAX_ARGON2_MEMORY_KIB || params.t_cost() > MAX_ITERATIONS {
+            let work = u64::from(params.m_cost()) * u64::from(params.t_cost());
+            if params.m_cost() > MAX_ARGON2_MEMORY_KIB || work > MAX_ARGON2_WORK_KIB {
                 return Err(unsupported("parameters too costly"));
             }
             if phc.salt.is_none() || phc.hash.is_none() {
@@ -339,9 +351,21 @@ fn parse(hash: &HashedPassword) -> Result<Parsed, Error> {
             }
             Ok(Parsed::Pbkdf2(phc))
         }
-        "scrypt" => parse_scrypt(hash.as_str()).ok_or_else(|| unsupported("malformed")),
+        "scrypt" => {
+            let parsed = parse_scrypt(hash.as_str()).ok_or_else(|| unsupported("malformed"))?;
+            if let Parsed::Scrypt { log_n, r, p, .. } = &parsed {
+                let (n, r, p) = (1u64 << log_n, u64::from(*r), u64::from(*p));
+                if 128 * r * n > MAX_SCRYPT_MEMORY_BYTES || n * r * p > MAX_SCRYPT_WORK {
+                    return Err(unsupported("parameters too costly"));
+                }
+            }
+            Ok(parsed)
+        }
         "2a" | "2b" | "2y" | "2x" => {
             let parts: bcrypt::HashParts = hash.as_str().parse().map_err(|_| unsupported("malformed"))?;
+            if parts.get_cost() > MAX_BCRYPT_COST {
+                return Err(unsupported("parameters too costly"));
+            }
             Ok(Parsed::Bcrypt { cost: parts.get_cost() })
         }
         _ => Err(Error::UnsupportedHash { algorithm: algorithm.to_owned() }),
@@ -672,6 +696,42 @@ mod tests {
             let hash = hashed(encoded);
             assert!(matches!(PasswordHasher::check_importable(&hash), Err(Error::UnsupportedHash { .. })), "{encoded}");
             assert!(fast(HashAlgorithm::Argon2id).verify(&secret("x"), &hash).is_err(), "{encoded}");
+        }
+    }
+
+    /// Found by the `password` fuzz target's review: each of these was importable, and one login against it would
+    /// have cost a minute (argon2 with ten million passes) to days (bcrypt cost 31) or 4 GiB (scrypt).
+    #[test]
+    fn imported_hashes_cannot_make_a_login_cost_minutes() {
+        let hash = "2IEuAJhjRRoM/bcXgrOv5Nw02VbKkXUTn/LvHzbsvjs";
+        let bcrypt_tail = "eQNImPd.4cA0kgqgXiYQiuV4Mjx6aT3vvf9MTLuxXuU1SXD.ExYEC";
+        let scrypt_tail = "c2FsdA==$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g=";
+        for encoded in [
+            format!("$argon2id$v=19$m=8,t=10000000,p=1$c29tZXNhbHQ${hash}"),
+            format!("$argon2id$v=19$m=1048576,t=5,p=1$c29tZXNhbHQ${hash}"),
+            format!("$2b$31${bcrypt_tail}"),
+            format!("$2b$17${bcrypt_tail}"),
+            format!("$scrypt$ln=20,r=32,p=16${scrypt_tail}"),
+            format!("$scrypt$ln=20,r=16,p=1${scrypt_tail}"),
+            format!("$scrypt$ln=17,r=8,p=16${scrypt_tail}"),
+        ] {
+            let refused = PasswordHasher::check_importable(&hashed(&encoded));
+            assert!(
+                matches!(&refused, Err(Error::UnsupportedHash { algorithm }) if algorithm.contains("too costly")),
+                "{encoded}: {refused:?}"
+            );
+            // Login refuses them too, before any hashing.
+            assert!(fast(HashAlgorithm::Argon2id).verify(&secret("x"), &hashed(&encoded)).is_err(), "{encoded}");
+        }
+        // The costliest hashes still accepted (only parsed here: verifying them takes the seconds the limits allow).
+        for encoded in [
+            format!("$argon2id$v=19$m=1048576,t=4,p=1$c29tZXNhbHQ${hash}"),
+            format!("$argon2id$v=19$m=19456,t=215,p=1$c29tZXNhbHQ${hash}"),
+            format!("$2b$16${bcrypt_tail}"),
+            format!("$scrypt$ln=20,r=8,p=1${scrypt_tail}"),
+            format!("$pbkdf2-sha256$i=10000000,l=32$c29tZXNhbHQ${hash}"),
+        ] {
+            PasswordHasher::check_importable(&hashed(&encoded)).unwrap_or_else(|e| panic!("{encoded}: {e}"));
         }
     }
 
