@@ -129,10 +129,14 @@ async fn during_a_database_outage_requests_get_503_quickly_and_the_server_recove
         let first_503 = cut_at.elapsed();
         let body = json!({"method": "password", "identifier": "ada@example.com", "password": PASSWORD});
         assert_unavailable(&label("login"), &server.submit("login", &login, body).await);
-        let body = json!({"method": "password", "traits": {"email": format!("new{round}@example.com")}, "password": PASSWORD});
+        let body =
+            json!({"method": "password", "traits": {"email": format!("new{round}@example.com")}, "password": PASSWORD});
         assert_unavailable(&label("registration"), &server.submit("registration", &registration, body).await);
         assert_unavailable(&label("a new flow"), &server.api_flow("login").await);
-        assert_unavailable(&label("admin list"), &server.timed(server.http.get(server.admin("/admin/identities"))).await);
+        assert_unavailable(
+            &label("admin list"),
+            &server.timed(server.http.get(server.admin("/admin/identities"))).await,
+        );
         for (listener, (status, body, took)) in ["public", "admin"].into_iter().zip(server.ready().await) {
             assert_eq!(status, 503, "{}: {body}", label(&format!("{listener} ready")));
             assert!(body["errors"].is_object(), "{}: {body}", label(&format!("{listener} ready")));

@@ -183,7 +183,14 @@ async fn a_session_issued_by_one_replica_is_valid_on_the_other() {
     // A browser signed in on A carries its cookie to B.
     let mut browser = Browser::new();
     let flow = browser_flow(&mut browser, a, "login").await;
-    submit_browser(&mut browser, a, "login", &flow, json!({"method": "password", "identifier": "ada@example.com", "password": PASSWORD})).await;
+    submit_browser(
+        &mut browser,
+        a,
+        "login",
+        &flow,
+        json!({"method": "password", "identifier": "ada@example.com", "password": PASSWORD}),
+    )
+    .await;
     assert!(browser.cookies.contains_key("ory_kratos_session"));
     assert_eq!(b.whoami_by_cookie(&browser.cookie_header()).await, 200);
 
@@ -240,7 +247,14 @@ async fn a_session_revoked_on_one_replica_is_refused_by_the_other_at_once() {
     // A browser's logout: the logout URL is made on A and opened on B; the cookie is dead on both at once.
     let mut browser = Browser::new();
     let flow = browser_flow(&mut browser, a, "login").await;
-    submit_browser(&mut browser, a, "login", &flow, json!({"method": "password", "identifier": "ada@example.com", "password": PASSWORD})).await;
+    submit_browser(
+        &mut browser,
+        a,
+        "login",
+        &flow,
+        json!({"method": "password", "identifier": "ada@example.com", "password": PASSWORD}),
+    )
+    .await;
     let cookie = browser.cookie_header();
     assert_eq!(b.whoami_by_cookie(&cookie).await, 200);
     let logout: Value = a
@@ -255,7 +269,10 @@ async fn a_session_revoked_on_one_replica_is_refused_by_the_other_at_once() {
         .unwrap();
     let url = b.here(logout["logout_url"].as_str().unwrap());
     assert_eq!(b.http.get(url).send().await.unwrap().status(), 204);
-    assert_eq!((a.whoami_by_cookie(&cookie).await, b.whoami_by_cookie(&cookie).await), (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED));
+    assert_eq!(
+        (a.whoami_by_cookie(&cookie).await, b.whoami_by_cookie(&cookie).await),
+        (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED)
+    );
     pair.stop().await;
 }
 
@@ -362,7 +379,8 @@ async fn a_one_time_code_works_once_across_replicas_even_when_raced() {
         let code = json!({"method": "code", "code": mail.code_for(&email).await});
         let (on_a, on_b) =
             tokio::join!(a.submit("verification", &flow, code.clone()), b.submit("verification", &flow, code.clone()));
-        let passed = [&on_a, &on_b].into_iter().filter(|(status, body)| *status == 200 && body["state"] == "passed_challenge");
+        let passed =
+            [&on_a, &on_b].into_iter().filter(|(status, body)| *status == 200 && body["state"] == "passed_challenge");
         assert_eq!(passed.count(), 1, "verification {n}: {on_a:?} / {on_b:?}");
         for outcome in [&on_a, &on_b] {
             assert!(!outcome.0.is_server_error(), "verification {n}: {outcome:?}");
@@ -422,7 +440,8 @@ async fn concurrent_registrations_of_one_email_across_replicas_create_one_identi
             assert_eq!(found.len(), 1, "round {round}: {found:?}");
         }
     }
-    let all: Value = pair.a.http.get(pair.a.admin("/admin/identities?page_size=100")).send().await.unwrap().json().await.unwrap();
+    let all: Value =
+        pair.a.http.get(pair.a.admin("/admin/identities?page_size=100")).send().await.unwrap().json().await.unwrap();
     assert_eq!(all.as_array().unwrap().len(), ROUNDS);
     pair.stop().await;
 }
@@ -461,8 +480,9 @@ async fn flows_started_on_one_replica_finish_on_the_other() {
 
     // Native login: created on B, submitted on A.
     let flow = b.flow("login").await;
-    let (status, done) =
-        a.submit("login", &flow, json!({"method": "password", "identifier": "ada@example.com", "password": PASSWORD})).await;
+    let (status, done) = a
+        .submit("login", &flow, json!({"method": "password", "identifier": "ada@example.com", "password": PASSWORD}))
+        .await;
     assert_eq!(status, 200, "{done}");
 
     // Recovery by code: flow created on A, the address submitted on B (B mails the code), the code entered on A;
@@ -475,7 +495,8 @@ async fn flows_started_on_one_replica_finish_on_the_other() {
     assert_ne!(code, verification);
     let (status, recovered) = a.submit("recovery", &flow, json!({"method": "code", "code": code})).await;
     assert_eq!((status, recovered["state"].as_str()), (StatusCode::OK, Some("passed_challenge")), "{recovered}");
-    let recovered_token = recovered["continue_with"][0]["ory_session_token"].as_str().unwrap_or_else(|| panic!("{recovered}"));
+    let recovered_token =
+        recovered["continue_with"][0]["ory_session_token"].as_str().unwrap_or_else(|| panic!("{recovered}"));
     assert_eq!(b.whoami(recovered_token).await, 200);
 
     // Recovery ended every other session of ada's, on both replicas.
@@ -548,7 +569,12 @@ async fn oauth2_clients_tokens_and_keys_are_shared_by_the_replicas() {
         let request = replica.http.get(replica.public("/.well-known/jwks.json"));
         async move {
             let jwks: Value = request.send().await.unwrap().json().await.unwrap();
-            jwks["keys"].as_array().unwrap().iter().map(|key| key["kid"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+            jwks["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|key| key["kid"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
         }
     };
     assert_eq!(kids(a).await, kids(b).await, "replicas starting together share one key set");

@@ -38,13 +38,7 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let (forwarding, _) = watch::channel(true);
-        let proxy = Self {
-            address,
-            upstream,
-            forwarding,
-            forwarded: Arc::default(),
-            acceptor: Mutex::new(None),
-        };
+        let proxy = Self { address, upstream, forwarding, forwarded: Arc::default(), acceptor: Mutex::new(None) };
         *proxy.acceptor.lock().await = Some(proxy.accept(listener));
         proxy
     }
