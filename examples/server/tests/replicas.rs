@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 mod support;
 
+use support::JsonBody;
 use support::browser::{Browser, csrf_token};
 use support::mail::MailSink;
 use support::postgres::Schema;
@@ -159,6 +160,13 @@ async fn submit_browser(browser: &mut Browser, replica: &Replica, kind: &str, fl
     body
 }
 
+/// Signs `email` in through a browser login flow on `replica`; the session cookie is then in `browser`.
+async fn browser_login(browser: &mut Browser, replica: &Replica, email: &str) {
+    let flow = browser_flow(browser, replica, "login").await;
+    let body = json!({"method": "password", "identifier": email, "password": PASSWORD});
+    submit_browser(browser, replica, "login", &flow, body).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_issued_by_one_replica_is_valid_on_the_other() {
     let Some(pair) = Pair::start("a_session_issued_by_one_replica_is_valid_on_the_other", json!({})).await else {
@@ -167,30 +175,13 @@ async fn a_session_issued_by_one_replica_is_valid_on_the_other() {
     let (a, b) = (&pair.a, &pair.b);
     let registered = a.register("ada@example.com").await;
     let token = registered["session_token"].as_str().unwrap();
-    let seen: Value = b
-        .http
-        .get(b.public("/sessions/whoami"))
-        .header("X-Session-Token", token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let seen: Value = b.http.get(b.public("/sessions/whoami")).header("X-Session-Token", token).json_body().await;
     assert_eq!(seen["identity"]["id"], registered["identity"]["id"], "{seen}");
     assert_eq!(b.whoami(&format!("Bearer-less-{token}")).await, 401, "B accepts anything");
 
     // A browser signed in on A carries its cookie to B.
     let mut browser = Browser::new();
-    let flow = browser_flow(&mut browser, a, "login").await;
-    submit_browser(
-        &mut browser,
-        a,
-        "login",
-        &flow,
-        json!({"method": "password", "identifier": "ada@example.com", "password": PASSWORD}),
-    )
-    .await;
+    browser_login(&mut browser, a, "ada@example.com").await;
     assert!(browser.cookies.contains_key("ory_kratos_session"));
     assert_eq!(b.whoami_by_cookie(&browser.cookie_header()).await, 200);
 
@@ -246,27 +237,11 @@ async fn a_session_revoked_on_one_replica_is_refused_by_the_other_at_once() {
 
     // A browser's logout: the logout URL is made on A and opened on B; the cookie is dead on both at once.
     let mut browser = Browser::new();
-    let flow = browser_flow(&mut browser, a, "login").await;
-    submit_browser(
-        &mut browser,
-        a,
-        "login",
-        &flow,
-        json!({"method": "password", "identifier": "ada@example.com", "password": PASSWORD}),
-    )
-    .await;
+    browser_login(&mut browser, a, "ada@example.com").await;
     let cookie = browser.cookie_header();
     assert_eq!(b.whoami_by_cookie(&cookie).await, 200);
-    let logout: Value = a
-        .http
-        .get(a.public("/self-service/logout/browser"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let logout: Value =
+        a.http.get(a.public("/self-service/logout/browser")).header("cookie", &cookie).json_body().await;
     let url = b.here(logout["logout_url"].as_str().unwrap());
     assert_eq!(b.http.get(url).send().await.unwrap().status(), 204);
     assert_eq!(
@@ -333,12 +308,8 @@ async fn a_one_time_code_works_once_across_replicas_even_when_raced() {
             .http
             .post(a.admin("/admin/recovery/code"))
             .json(&json!({"identity_id": id, "flow_type": "api"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .json_body()
+            .await;
         let link = issued["recovery_link"].as_str().unwrap();
         let flow = support::browser::query(link, "flow").unwrap();
         (json!({"id": flow}), json!({"method": "code", "code": issued["recovery_code"]}))
@@ -388,12 +359,8 @@ async fn a_one_time_code_works_once_across_replicas_even_when_raced() {
         let identity: Value = a
             .http
             .get(a.admin(&format!("/admin/identities/{}", registered["identity"]["id"].as_str().unwrap())))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .json_body()
+            .await;
         assert_eq!(identity["verifiable_addresses"][0]["verified"], true, "{identity}");
     }
     pair.stop().await;
@@ -504,16 +471,8 @@ async fn flows_started_on_one_replica_finish_on_the_other() {
     let token = recovered_token.to_owned();
 
     // Settings: created on A with the recovery's session, submitted on B; the new password signs in on A.
-    let settings: Value = a
-        .http
-        .get(a.public("/self-service/settings/api"))
-        .header("X-Session-Token", &token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let settings: Value =
+        a.http.get(a.public("/self-service/settings/api")).header("X-Session-Token", &token).json_body().await;
     let url = b.public(&format!("/self-service/settings?flow={}", settings["id"].as_str().unwrap()));
     let saved = b
         .http
@@ -567,15 +526,7 @@ async fn oauth2_clients_tokens_and_keys_are_shared_by_the_replicas() {
     // 60 s in production; here a second reload task runs every 200 ms).
     let kids = |replica: &Replica| {
         let request = replica.http.get(replica.public("/.well-known/jwks.json"));
-        async move {
-            let jwks: Value = request.send().await.unwrap().json().await.unwrap();
-            jwks["keys"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|key| key["kid"].as_str().unwrap().to_owned())
-                .collect::<Vec<_>>()
-        }
+        async move { support::kids(&request.json_body().await) }
     };
     assert_eq!(kids(a).await, kids(b).await, "replicas starting together share one key set");
     let (stop, stopped) = tokio::sync::watch::channel(false);

@@ -23,6 +23,11 @@ impl JsonBody for reqwest::RequestBuilder {
     }
 }
 
+/// The key ids of a JWKS document, in its order (the signing key first).
+pub fn kids(jwks: &Value) -> Vec<String> {
+    jwks["keys"].as_array().unwrap().iter().map(|key| key["kid"].as_str().unwrap().to_owned()).collect()
+}
+
 /// Registers `email` with `password` through a native registration flow at `public` (`http://host:port`) and
 /// returns the answer: the identity and, with the default settings, its session and token.
 pub async fn register(http: &reqwest::Client, public: &str, email: &str, password: &str) -> Value {
