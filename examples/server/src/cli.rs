@@ -192,7 +192,7 @@ impl From<identity_store::Error> for Failure {
 /// Runs an `admin` job and returns what to print.
 pub async fn run_admin(args: AdminArgs) -> Result<String, Failure> {
     let config = Config::load(args.config.as_deref()).map_err(|e| Failure::new(3, e.to_string()))?;
-    let store = open_store(&config.dsn, Migrations::Apply).await?;
+    let store = open_store(&config, Migrations::Apply).await?;
     let app = AppState::new(config, store).await?;
     let admin = &app.admin;
     let value = match args.command {

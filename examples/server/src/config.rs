@@ -43,6 +43,8 @@ pub enum ConfigError {
 pub struct Config {
     /// Where data lives: `memory`, `sqlite://path` (default `sqlite://identity.db`), `postgres://...`.
     pub dsn: String,
+    /// The connection pool of a SQL `dsn`: its size, and how long a request waits for a connection.
+    pub database: DatabaseConfig,
     /// Listeners.
     pub serve: Serve,
     /// Keys.
@@ -88,6 +90,37 @@ impl Default for FederationConfig {
     }
 }
 
+/// The connection pool of a SQL store (unused for `memory`). Each replica has its own pool, so the replicas
+/// together open up to `replicas × max_connections` connections: keep that under PostgreSQL's `max_connections`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// The most connections this process opens (default 10; at least 1).
+    pub max_connections: u32,
+    /// How long a request waits for a connection (default `5s`), opening one included. It bounds how long a
+    /// request takes to fail while the database is down, unreachable or has no free connection: such requests
+    /// are answered 503 with the JSON error after at most about this long, and `/health/ready` turns 503 just as
+    /// fast. Keep it well under `serve.request_timeout`, which would otherwise answer 408 first.
+    pub acquire_timeout: DurationText,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self { max_connections: 10, acquire_timeout: DurationText("5s".into()) }
+    }
+}
+
+impl DatabaseConfig {
+    /// The acquire timeout as a `std` duration (5 s if it does not parse, which [`Config`]'s checks prevent).
+    pub fn acquire_timeout(&self) -> std::time::Duration {
+        self.acquire_timeout
+            .parse()
+            .ok()
+            .and_then(|duration| std::time::Duration::try_from(duration).ok())
+            .unwrap_or(std::time::Duration::from_secs(5))
+    }
+}
+
 /// Where the access rules come from and what they default to.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -106,6 +139,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             dsn: "sqlite://identity.db".into(),
+            database: DatabaseConfig::default(),
             serve: Serve::default(),
             secrets: Secrets::default(),
             hashers: Hashers::default(),
@@ -519,6 +553,7 @@ impl DurationText {
 /// The top-level keys, the only ones `IDENTITY_*` variables may name.
 const SECTIONS: &[&str] = &[
     "dsn",
+    "database",
     "serve",
     "secrets",
     "hashers",
@@ -582,6 +617,7 @@ impl Config {
         let durations = [
             ("serve.request_timeout", &self.serve.request_timeout),
             ("serve.header_timeout", &self.serve.header_timeout),
+            ("database.acquire_timeout", &self.database.acquire_timeout),
             ("session.lifespan", &self.session.lifespan),
             ("session.privileged_max_age", &self.session.privileged_max_age),
             ("selfservice.flow_lifespan", &self.selfservice.flow_lifespan),
@@ -601,6 +637,9 @@ impl Config {
             || dsn.starts_with("postgresql://"))
         {
             return Err(field("dsn", "use `memory`, `sqlite://path` or `postgres://...`".into()));
+        }
+        if self.database.max_connections == 0 {
+            return Err(field("database.max_connections", "must be at least 1".into()));
         }
         if !matches!(self.hashers.algorithm.as_str(), "argon2" | "bcrypt") {
             return Err(field("hashers.algorithm", "use `argon2` or `bcrypt`".into()));
@@ -684,6 +723,10 @@ mod tests {
         assert_eq!(config.admin_url(), "http://127.0.0.1:4434");
         assert_eq!(config.session.lifespan.parse().unwrap(), identity_core::time::Duration::hours(24));
         assert_eq!(config.hashers.priority, identity_auth::HashingPriority::Background);
+        assert_eq!(
+            (config.database.max_connections, config.database.acquire_timeout()),
+            (10, std::time::Duration::from_secs(5))
+        );
         let normal = Config::from_value(json!({"hashers": {"priority": "normal"}}), env(&[])).unwrap();
         assert_eq!(normal.hashers.priority, identity_auth::HashingPriority::Normal);
     }
@@ -731,6 +774,8 @@ mod tests {
         let twice = json!({"enrollment": {"third_party_cas": [third(id), third(id)]}});
         assert_eq!(path_of(twice), "enrollment.third_party_cas[1].id");
         assert_eq!(path_of(json!({"federation": {"timeout": "0s"}})), "federation.timeout");
+        assert_eq!(path_of(json!({"database": {"max_connections": 0}})), "database.max_connections");
+        assert_eq!(path_of(json!({"database": {"acquire_timeout": "soon"}})), "database.acquire_timeout");
     }
 
     #[test]

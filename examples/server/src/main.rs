@@ -41,7 +41,7 @@ async fn run(cli: Cli) -> ExitCode {
                 Ok(config) => config,
                 Err(error) => return fail(3, &error.to_string()),
             };
-            match identity_server::state::open_store(&config.dsn, identity_server::state::Migrations::Apply).await {
+            match identity_server::state::open_store(&config, identity_server::state::Migrations::Apply).await {
                 Ok(_) => {
                     println!("the database is up to date");
                     ExitCode::SUCCESS

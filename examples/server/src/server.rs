@@ -58,7 +58,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     // Links point at where the listeners really are (port 0 picks a free one).
     config.serve.public.base_url.get_or_insert_with(|| format!("http://{public}"));
     config.serve.admin.base_url.get_or_insert_with(|| format!("http://{admin}"));
-    let store = open_store(&config.dsn, Migrations::Apply).await?;
+    let store = open_store(&config, Migrations::Apply).await?;
     let state = Arc::new(AppState::new(config, store).await?);
     let config = &state.config;
     let tracked = |router: Router, listener: &'static str| {

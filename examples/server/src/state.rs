@@ -99,12 +99,16 @@ pub enum Migrations {
     Check,
 }
 
-/// Opens the store the DSN names.
-pub async fn open_store(dsn: &str, migrations: Migrations) -> Result<Arc<dyn Store>, StartError> {
+/// Opens the store `config.dsn` names, with the pool `config.database` describes.
+pub async fn open_store(config: &Config, migrations: Migrations) -> Result<Arc<dyn Store>, StartError> {
+    let dsn = config.dsn.as_str();
     if dsn == "memory" {
         return Ok(Arc::new(MemoryStore::new()));
     }
-    let store = SqlStore::connect(&SqlOptions::new(dsn)).await?;
+    let mut options = SqlOptions::new(dsn);
+    options.max_connections = config.database.max_connections;
+    options.acquire_timeout = config.database.acquire_timeout();
+    let store = SqlStore::connect(&options).await?;
     match migrations {
         Migrations::Apply => store.migrate().await?,
         Migrations::Check => store.check_schema().await?,

@@ -1128,15 +1128,7 @@ async fn a_key_rotation_on_one_replica_reaches_the_other_by_the_reload_task() {
     let kids = |server: &Server| {
         let url = server.public("/.well-known/jwks.json");
         let http = server.http.clone();
-        async move {
-            let jwks: Value = http.get(url).json_body().await;
-            jwks["keys"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|key| key["kid"].as_str().unwrap().to_owned())
-                .collect::<Vec<_>>()
-        }
+        async move { support::kids(&http.get(url).json_body().await) }
     };
     let before = kids(&b).await;
     assert_eq!(kids(&a).await, before, "replicas starting on one store share one key set");

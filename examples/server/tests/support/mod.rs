@@ -1,11 +1,15 @@
 //! What the server's test binaries share: reading JSON answers, registering a user through the API, a
-//! cookie-keeping browser, and certificates made with rcgen for the mutual-TLS listener.
+//! cookie-keeping browser, certificates made with rcgen for the mutual-TLS listener, an SMTP sink, a PostgreSQL
+//! schema per test, and a TCP proxy that makes database outages.
 
 #![allow(dead_code)]
 
 use serde_json::{Value, json};
 
 pub mod browser;
+pub mod mail;
+pub mod postgres;
+pub mod proxy;
 
 /// Sends a request and reads its JSON answer.
 pub trait JsonBody {
@@ -17,6 +21,11 @@ impl JsonBody for reqwest::RequestBuilder {
     async fn json_body(self) -> Value {
         self.send().await.unwrap().json().await.unwrap()
     }
+}
+
+/// The key ids of a JWKS document, in its order (the signing key first).
+pub fn kids(jwks: &Value) -> Vec<String> {
+    jwks["keys"].as_array().unwrap().iter().map(|key| key["kid"].as_str().unwrap().to_owned()).collect()
 }
 
 /// Registers `email` with `password` through a native registration flow at `public` (`http://host:port`) and
