@@ -132,6 +132,14 @@ impl LoadedFlow {
         if bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) { Ok(()) } else { Err(Error::CsrfViolation) }
     }
 
+    /// Puts `token` (already checked by [`check_csrf`](Self::check_csrf)) back into the flow's `csrf_token` node:
+    /// the store keeps only its hash, so a flow comes back from the store with the node empty.
+    pub(crate) fn show_csrf(&mut self, token: Option<&str>) {
+        if let (Some(_), Some(token)) = (&self.csrf, token) {
+            set_csrf_node(&mut self.flow, Some(token));
+        }
+    }
+
     /// Refuses a method this flow does not offer ([`Error::WrongFlowMethod`]).
     pub fn check_method(&self, method: &str, offered: &[&'static str]) -> Result<(), Error> {
         if offered.contains(&method) { Ok(()) } else { Err(Error::WrongFlowMethod { offered: offered.to_vec() }) }
@@ -345,11 +353,21 @@ impl Flows {
 }
 
 fn record(stored: &StoredFlow) -> Result<FlowRecord, Error> {
+    // The CSRF token is a secret like any other: only its hash (`csrf`) is stored, never the form's copy of it.
+    let mut stored = stored.clone();
+    set_csrf_node(&mut stored.flow, None);
     Ok(FlowRecord {
         id: stored.flow.id,
         kind: stored.kind.as_str().to_owned(),
         identity_id: stored.identity_id,
         expires_at: stored.flow.expires_at,
-        document: serde_json::to_value(stored).map_err(|e| Error::Internal { reason: format!("flow: {e}") })?,
+        document: serde_json::to_value(&stored).map_err(|e| Error::Internal { reason: format!("flow: {e}") })?,
     })
+}
+
+/// Fills (or empties) the value of `flow`'s `csrf_token` node, if it has one.
+fn set_csrf_node(flow: &mut Flow, token: Option<&str>) {
+    for node in flow.ui.nodes.iter_mut().filter(|node| node.name() == "csrf_token") {
+        node.set_value(Some(serde_json::Value::from(token.unwrap_or_default())));
+    }
 }

@@ -76,6 +76,9 @@ async fn a_browser_flow_demands_its_csrf_token(store: Arc<dyn Store>) {
     assert_eq!(node.name(), "csrf_token");
     let value = node.input_attributes().and_then(|input| input.value.as_ref()).and_then(|v| v.as_str());
     assert_eq!(value, Some(token.expose_secret()));
+    // Only the token's hash is stored, not the form's copy of the token.
+    let stored = store.flow(created.flow.id).await.unwrap().document.to_string();
+    assert!(!stored.contains(token.expose_secret()), "{stored}");
     let loaded = flows.load(created.flow.id, FlowKind::Login).await.unwrap();
     loaded.check_csrf(Some(token.expose_secret())).unwrap();
     assert!(matches!(loaded.check_csrf(None), Err(Error::CsrfViolation)));

@@ -486,11 +486,21 @@ pub struct Throttling {
     pub max_failures_per_address: u32,
     /// The window (default `15m`).
     pub window: DurationText,
+    /// Failed passwords allowed per login identifier and per identity before a lockout (default 10, the default
+    /// authentication policy's; 0: no lockout).
+    pub max_failures_per_account: u32,
+    /// How long an account's lockout lasts (default `15m`; whole minutes, at least `1m`, as policies count it).
+    pub lockout: DurationText,
 }
 
 impl Default for Throttling {
     fn default() -> Self {
-        Self { max_failures_per_address: 10, window: DurationText("15m".into()) }
+        Self {
+            max_failures_per_address: 10,
+            window: DurationText("15m".into()),
+            max_failures_per_account: 10,
+            lockout: DurationText("15m".into()),
+        }
     }
 }
 
@@ -623,6 +633,7 @@ impl Config {
             ("selfservice.flow_lifespan", &self.selfservice.flow_lifespan),
             ("selfservice.code_lifespan", &self.selfservice.code_lifespan),
             ("throttling.window", &self.throttling.window),
+            ("throttling.lockout", &self.throttling.lockout),
             ("enrollment.lifespan", &self.enrollment.lifespan),
             ("federation.connect_timeout", &self.federation.connect_timeout),
             ("federation.timeout", &self.federation.timeout),
@@ -643,6 +654,9 @@ impl Config {
         }
         if !matches!(self.hashers.algorithm.as_str(), "argon2" | "bcrypt") {
             return Err(field("hashers.algorithm", "use `argon2` or `bcrypt`".into()));
+        }
+        if self.throttling.lockout.parse().is_ok_and(|lockout| lockout < identity_core::time::Duration::minutes(1)) {
+            return Err(field("throttling.lockout", "must be at least 1m".into()));
         }
         if self.hashers.concurrency == Some(0) {
             return Err(field("hashers.concurrency", "must be at least 1".into()));

@@ -116,6 +116,18 @@ pub async fn open_store(config: &Config, migrations: Migrations) -> Result<Arc<d
     Ok(Arc::new(store))
 }
 
+/// The default authentication policy, with the account lockout `throttling` asks for.
+fn account_policy(throttling: &crate::config::Throttling) -> identity_core::AuthenticationPolicy {
+    let mut policy = identity_core::AuthenticationPolicy::default();
+    let password = &mut policy.primary.password;
+    password.max_attempts = (throttling.max_failures_per_account > 0).then_some(throttling.max_failures_per_account);
+    // Policies count lockouts in whole minutes; a partial minute is rounded up, so a lockout is never shorter.
+    let lockout = throttling.lockout.parse().unwrap_or(identity_core::time::Duration::minutes(15));
+    let minutes = (lockout.whole_seconds() + 59) / 60;
+    password.lockout_duration_minutes = u32::try_from(minutes).unwrap_or(u32::MAX).max(1);
+    policy
+}
+
 /// The keys in force: configured, or development keys kept next to the SQLite file.
 struct Keys {
     cipher: Vec<String>,
@@ -167,7 +179,8 @@ impl AppState {
         let mut authenticator = Authenticator::new(store.clone(), clock.clone(), hasher.clone())
             .with_totp(totp)
             .with_lookup_secrets(lookup)
-            .with_address_limit(address_limit)?;
+            .with_address_limit(address_limit)?
+            .with_policies(identity_auth::Policies::new(account_policy(&config.throttling), vec![])?);
         if let Some(mtls) = &config.serve.mtls {
             authenticator = authenticator.with_certificates(client_cas(&mtls.client_ca_file)?);
         }

@@ -222,8 +222,9 @@ impl SelfService {
         csrf_token: Option<&str>,
         session_token: Option<&str>,
     ) -> Result<Flow, Error> {
-        let loaded = self.flows.load(id, kind).await?;
+        let mut loaded = self.flows.load(id, kind).await?;
         loaded.check_csrf(csrf_token)?;
+        loaded.show_csrf(csrf_token);
         if kind == FlowKind::Settings {
             self.session_of(session_token, loaded.identity_id).await?;
         }
@@ -269,6 +270,7 @@ impl SelfService {
     async fn load_for(&self, id: FlowId, kind: FlowKind, submission: &Submission) -> Result<LoadedFlow, Error> {
         let mut loaded = self.flows.load(id, kind).await?;
         loaded.check_csrf(submission.csrf_token.as_deref())?;
+        loaded.show_csrf(submission.csrf_token.as_deref());
         loaded.flow.ui.clear_messages();
         Ok(loaded)
     }

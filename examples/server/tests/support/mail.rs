@@ -62,6 +62,20 @@ impl MailSink {
         format!("smtp://127.0.0.1:{}", self.port)
     }
 
+    /// The next message, whoever it is to; panics after 30 s.
+    pub async fn next(&mut self) -> Mail {
+        tokio::time::timeout(Duration::from_secs(30), self.received.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no mail came"))
+            .expect("the sink stopped")
+    }
+
+    /// The code of the next message, whoever it is to; panics after 30 s or if it holds none.
+    pub async fn next_code(&mut self) -> String {
+        let mail = self.next().await;
+        mail.code().unwrap_or_else(|| panic!("no code in {}", mail.text))
+    }
+
     /// The code of the next message to `to` (messages to others are skipped); panics after 30 s.
     pub async fn code_for(&mut self, to: &str) -> String {
         let wait = async {
