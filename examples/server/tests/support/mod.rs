@@ -6,6 +6,7 @@
 use serde_json::{Value, json};
 
 pub mod browser;
+pub mod child;
 
 /// Sends a request and reads its JSON answer.
 pub trait JsonBody {
