@@ -13,6 +13,7 @@
 
 mod code;
 mod identity;
+mod integrity;
 mod migrate;
 mod oauth2;
 mod rbac;

@@ -7,6 +7,7 @@
 use serde_json::{Value, json};
 
 pub mod browser;
+pub mod child;
 pub mod mail;
 pub mod postgres;
 pub mod proxy;
