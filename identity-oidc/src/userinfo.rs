@@ -1,10 +1,11 @@
 //! The userinfo endpoint's logic: claims from the identity's traits, by granted scope.
 
 use identity_core::{AddressVia, IdentityState};
-use identity_store::TokenKind;
+use identity_store::{TokenKind, TokenRecord};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, ErrorCode};
+use crate::provider::AccessTokenClaims;
 use crate::provider::Provider;
 
 /// The standard claims (OIDC Core §5.1) the `profile` scope copies from traits of the same name.
@@ -25,6 +26,27 @@ const PROFILE_CLAIMS: &[&str] = &[
 ];
 
 impl Provider {
+    /// An access token this provider issued for its own audience that is still live: well signed, unexpired,
+    /// bound to `certificate_der` if it is certificate-bound, and not revoked. Resource servers that take this
+    /// provider's access tokens (the userinfo endpoint, an API in the same process) check it here, since a
+    /// signature alone outlives a revocation until the token expires.
+    pub async fn live_access_token(
+        &self,
+        access_token: &str,
+        certificate_der: Option<&[u8]>,
+    ) -> Result<(AccessTokenClaims, TokenRecord), Error> {
+        let audience = &self.settings.audience;
+        let claims = match certificate_der {
+            Some(der) => self.verify_bound_access_token(access_token, audience, der)?,
+            None => self.verify_access_token(access_token, audience)?,
+        };
+        let record = self.store.find_token(&identity_auth::hash_token(&claims.jti)).await?;
+        let Some(record) = record.filter(|r| r.kind == TokenKind::AccessToken) else {
+            return Err(Error::InvalidToken { reason: "revoked" });
+        };
+        Ok((claims, record))
+    }
+
     /// The userinfo claims for a bearer access token: `sub` always, with `profile` the name-like traits (and
     /// Kratos' `name.first`/`name.last` as `given_name`/`family_name`), with `email` the `email` trait and whether
     /// it is a verified address. A revoked token is [`Error::InvalidToken`]; a disabled identity `access_denied`.
@@ -35,15 +57,7 @@ impl Provider {
     /// [`userinfo`](Self::userinfo) for a request on a mutual-TLS connection whose client certificate is
     /// `certificate_der`: a certificate-bound token passes only with its own certificate (RFC 8705 §3).
     pub async fn userinfo_over(&self, access_token: &str, certificate_der: Option<&[u8]>) -> Result<Value, Error> {
-        let audience = &self.settings.audience;
-        let claims = match certificate_der {
-            Some(der) => self.verify_bound_access_token(access_token, audience, der)?,
-            None => self.verify_access_token(access_token, audience)?,
-        };
-        let record = self.store.find_token(&identity_auth::hash_token(&claims.jti)).await?;
-        let Some(record) = record.filter(|r| r.kind == TokenKind::AccessToken) else {
-            return Err(Error::InvalidToken { reason: "revoked" });
-        };
+        let (claims, record) = self.live_access_token(access_token, certificate_der).await?;
         let Some(identity_id) = record.identity_id else {
             return Err(Error::oauth(ErrorCode::InvalidRequest, "client credentials tokens have no end user"));
         };

@@ -239,11 +239,19 @@ pub fn reload_keys(app: Arc<AppState>, every: std::time::Duration, stopped: toki
 }
 
 /// The active identity an access token of this provider (for its own audience) acts for; `None` for a token that
-/// does not verify, a client's own token (client_credentials names no identity) or a disabled identity. Store
+/// does not verify or was revoked, a client's own token (client_credentials names no identity) or a disabled identity. Store
 /// failures are logged and count as no identity: callers then treat the request as unauthenticated.
 pub async fn identity_of_access_token(app: &AppState, token: &str) -> Option<identity_core::Identity> {
-    let claims = app.oauth2.verify_access_token(token, &app.oauth2.settings().audience).ok()?;
-    let id: identity_core::IdentityId = claims.sub.parse().ok()?;
+    // Checked against the store, not only its signature: a revoked token must stop working at once.
+    let record = match app.oauth2.live_access_token(token, None).await {
+        Ok((_, record)) => record,
+        Err(Error::Store(error)) => {
+            tracing::warn!(error = %error, "an access token could not be checked");
+            return None;
+        }
+        Err(_) => return None,
+    };
+    let id = record.identity_id?;
     match app.store.identity(id).await {
         Ok(identity) if identity.is_active() => {
             crate::metrics::acting_for(identity.id);

@@ -829,6 +829,14 @@ async fn the_oauth2_provider_answers_at_hydras_paths() {
     assert_eq!(introspect(access).await.unwrap().json::<Value>().await.unwrap()["active"], false);
     let acl = server.http.get(server.public("/api/v1/acl")).header("authorization", &bearer).send().await.unwrap();
     assert_eq!(acl.status(), 401, "a disabled identity's access token is no credential");
+    // Enabled again, the identity keeps its grants revoked: the old access token still has a good signature and
+    // an active subject, and is refused all the same.
+    let enable = json!({"schema_id": "default", "traits": {"email": "ada@example.com"}, "state": "active"});
+    let put =
+        server.http.put(server.admin(&format!("/admin/identities/{identity}"))).json(&enable).send().await.unwrap();
+    assert_eq!(put.status(), 200);
+    let acl = server.http.get(server.public("/api/v1/acl")).header("authorization", &bearer).send().await.unwrap();
+    assert_eq!(acl.status(), 401, "a revoked access token is no credential");
 
     // Rotating the signing keys: the new key signs, the old one is still published, so tokens it signed verify.
     let before = server.http.get(server.public("/.well-known/jwks.json")).json_body().await;
