@@ -263,8 +263,11 @@ fn is_unavailable(error: &sqlx::Error) -> bool {
             let code = code.as_deref().unwrap_or_default();
             #[cfg(feature = "sqlite")]
             if database.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
-                // SQLite's BUSY and LOCKED, plain or extended: another connection holds the lock.
-                return matches!(code.parse::<i32>().map(|c| c & 0xff), Ok(5 | 6));
+                // SQLite's BUSY and LOCKED (another connection holds the lock), READONLY, IOERR, FULL and
+                // CANTOPEN (the file or its disk refuses writes: full, read-only, gone), plain or extended. Each
+                // is the machine's condition, not the request's, and passes once the operator mends it, as
+                // PostgreSQL's "insufficient resources" (53: a full disk too) does.
+                return matches!(code.parse::<i32>().map(|c| c & 0xff), Ok(5 | 6 | 8 | 10 | 13 | 14));
             }
             // PostgreSQL: connection exceptions (08), insufficient resources (53), operator intervention (57P),
             // serialization failures and deadlocks (40001, 40P01).
