@@ -1,82 +1,16 @@
 //! The courier when SMTP is down: the user's recovery flow completes anyway, the courier logs the failure and
 //! retries, and the message arrives once an SMTP server listens on the port; a message the SMTP server keeps
-//! refusing does not hold up the ones behind it. The SMTP server is a small sink written here with tokio.
+//! refusing does not hold up the ones behind it. The SMTP server is the tests' sink (`support/mail.rs`).
 
 #![cfg(unix)]
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::child::{Launch, ServerProcess};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use support::mail::MailSink;
 
 mod support;
-
-/// What the sink saw.
-#[derive(Debug, Default)]
-struct Mailbag {
-    /// (recipient, message text) of every accepted message.
-    delivered: Vec<(String, String)>,
-    /// Recipients refused with a transient error, once per attempt.
-    refused: Vec<String>,
-}
-
-/// An SMTP server on `listener` that accepts every message except those to `refuse`, which it answers with
-/// `451` (try again later) each time.
-fn smtp_sink(listener: tokio::net::TcpListener, refuse: Option<&'static str>) -> Arc<Mutex<Mailbag>> {
-    let bag = Arc::new(Mutex::new(Mailbag::default()));
-    let kept = bag.clone();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let bag = kept.clone();
-            tokio::spawn(async move {
-                let (read, mut write) = stream.into_split();
-                let mut lines = BufReader::new(read).lines();
-                let _ = write.write_all(b"220 sink ESMTP\r\n").await;
-                let mut to = String::new();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    let verb = line.get(..4).unwrap_or_default().to_ascii_uppercase();
-                    let reply: &[u8] = match verb.as_str() {
-                        "EHLO" | "HELO" => b"250 sink\r\n",
-                        "MAIL" | "RSET" | "NOOP" => b"250 OK\r\n",
-                        "RCPT" => {
-                            to = line.split(['<', '>']).nth(1).unwrap_or_default().to_owned();
-                            if Some(to.as_str()) == refuse {
-                                bag.lock().unwrap().refused.push(to.clone());
-                                b"451 try again later\r\n"
-                            } else {
-                                b"250 OK\r\n"
-                            }
-                        }
-                        "DATA" => {
-                            let _ = write.write_all(b"354 go ahead\r\n").await;
-                            let mut text = String::new();
-                            while let Ok(Some(line)) = lines.next_line().await {
-                                if line == "." {
-                                    break;
-                                }
-                                text.push_str(&line);
-                                text.push('\n');
-                            }
-                            bag.lock().unwrap().delivered.push((to.clone(), text));
-                            b"250 queued\r\n"
-                        }
-                        "QUIT" => {
-                            let _ = write.write_all(b"221 bye\r\n").await;
-                            return;
-                        }
-                        _ => b"502 not implemented\r\n",
-                    };
-                    if write.write_all(reply).await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    bag
-}
 
 async fn server_sending_to(port: u16) -> ServerProcess {
     Launch::new("memory")
@@ -141,16 +75,10 @@ async fn a_recovery_code_sent_while_smtp_is_down_arrives_when_it_comes_up() {
         deliveries(&server, "ada@example.com").contains(&("delivery failed; retrying".into(), 1))
     })
     .await;
-    let bag = smtp_sink(tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap(), None);
-    eventually("the message at the SMTP server", || !bag.lock().unwrap().delivered.is_empty()).await;
-
-    let (to, text) = bag.lock().unwrap().delivered[0].clone();
-    assert_eq!(to, "ada@example.com");
-    let code = text
-        .split(|c: char| !c.is_ascii_digit())
-        .find(|word| word.len() == 6)
-        .unwrap_or_else(|| panic!("no code in {text}"))
-        .to_owned();
+    let mut sink = MailSink::on(tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap(), None);
+    let mail = sink.next().await;
+    assert_eq!(mail.to, ["ada@example.com"]);
+    let code = mail.code().unwrap_or_else(|| panic!("no code in {}", mail.text));
     let recovered = http.post(&submit).json(&json!({"method": "code", "code": code})).send().await.unwrap();
     assert_eq!(recovered.status(), 200);
     assert_eq!(recovered.json::<Value>().await.unwrap()["state"], "passed_challenge");
@@ -167,16 +95,16 @@ async fn a_recovery_code_sent_while_smtp_is_down_arrives_when_it_comes_up() {
 async fn a_message_smtp_keeps_refusing_does_not_hold_up_the_others() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let bag = smtp_sink(listener, Some("stuck@example.com"));
+    let mut sink = MailSink::on(listener, Some("stuck@example.com"));
     let server = server_sending_to(port).await;
     let http = reqwest::Client::new();
     recover(&http, &server, "stuck@example.com").await;
-    eventually("the first refusal", || !bag.lock().unwrap().refused.is_empty()).await;
+    eventually("the first refusal", || sink.refusals() > 0).await;
 
     recover(&http, &server, "ada@example.com").await;
-    eventually("ada's message", || bag.lock().unwrap().delivered.iter().any(|(to, _)| to == "ada@example.com")).await;
+    sink.code_for("ada@example.com").await;
     // Ada's message went out while the stuck one was still between its attempts, not after it was given up.
-    let refused = bag.lock().unwrap().refused.len();
+    let refused = sink.refusals();
     assert!(refused < identity_server::courier::ATTEMPTS as usize, "{refused} refusals before ada's message");
     assert!(!deliveries(&server, "stuck@example.com").iter().any(|(message, _)| message.contains("giving up")));
 
@@ -184,7 +112,7 @@ async fn a_message_smtp_keeps_refusing_does_not_hold_up_the_others() {
         deliveries(&server, "stuck@example.com").iter().any(|(message, _)| message.contains("giving up"))
     })
     .await;
-    let refused = bag.lock().unwrap().refused.len();
+    let refused = sink.refusals();
     assert_eq!(refused, identity_server::courier::ATTEMPTS as usize);
     eprintln!("FIGURES courier stuck message: {:?}", deliveries(&server, "stuck@example.com"));
     assert!(server.stop().await);

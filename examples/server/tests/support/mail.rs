@@ -1,6 +1,8 @@
 //! An SMTP sink on loopback for tests that need the codes the server mails: it speaks just enough SMTP for the
 //! server's courier (no TLS, no authentication) and hands every message over in arrival order.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -40,21 +42,33 @@ pub struct MailSink {
     /// The port it listens on (`smtp://127.0.0.1:<port>`).
     pub port: u16,
     received: mpsc::UnboundedReceiver<Mail>,
+    refusals: Arc<AtomicUsize>,
     task: JoinHandle<()>,
 }
 
 impl MailSink {
     /// A sink on a free loopback port.
     pub async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::on(TcpListener::bind("127.0.0.1:0").await.unwrap(), None)
+    }
+
+    /// A sink on `listener` that answers every recipient `refuse` with `451` (try again later).
+    pub fn on(listener: TcpListener, refuse: Option<&'static str>) -> Self {
         let port = listener.local_addr().unwrap().port();
         let (sender, received) = mpsc::unbounded_channel();
+        let refusals = Arc::new(AtomicUsize::new(0));
+        let counted = refusals.clone();
         let task = tokio::spawn(async move {
             while let Ok((connection, _)) = listener.accept().await {
-                tokio::spawn(session(connection, sender.clone()));
+                tokio::spawn(session(connection, sender.clone(), refuse, counted.clone()));
             }
         });
-        Self { port, received, task }
+        Self { port, received, refusals, task }
+    }
+
+    /// How many times a recipient was refused.
+    pub fn refusals(&self) -> usize {
+        self.refusals.load(Ordering::SeqCst)
     }
 
     /// The courier URI that reaches it.
@@ -96,7 +110,12 @@ impl Drop for MailSink {
     }
 }
 
-async fn session(connection: TcpStream, sender: mpsc::UnboundedSender<Mail>) {
+async fn session(
+    connection: TcpStream,
+    sender: mpsc::UnboundedSender<Mail>,
+    refuse: Option<&'static str>,
+    refusals: Arc<AtomicUsize>,
+) {
     let (read, mut write) = connection.into_split();
     let mut lines = BufReader::new(read).lines();
     if write.write_all(b"220 sink ESMTP\r\n").await.is_err() {
@@ -115,8 +134,13 @@ async fn session(connection: TcpStream, sender: mpsc::UnboundedSender<Mail>) {
             }
             "RCPT" => {
                 let address = line.split_once(':').map(|(_, a)| a.trim().trim_matches(['<', '>'])).unwrap_or_default();
-                to.push(address.to_owned());
-                b"250 OK\r\n"
+                if refuse.is_some_and(|refused| refused.eq_ignore_ascii_case(address)) {
+                    refusals.fetch_add(1, Ordering::SeqCst);
+                    b"451 try again later\r\n"
+                } else {
+                    to.push(address.to_owned());
+                    b"250 OK\r\n"
+                }
             }
             "DATA" => {
                 if write.write_all(b"354 end with .\r\n").await.is_err() {
