@@ -45,7 +45,8 @@ fn http() -> reqwest::Client {
 }
 
 async fn try_register(http: &reqwest::Client, public: &str, email: &str, password: &str) -> Option<Value> {
-    let flow: Value = http.get(format!("{public}/self-service/registration/api")).send().await.ok()?.json().await.ok()?;
+    let flow: Value =
+        http.get(format!("{public}/self-service/registration/api")).send().await.ok()?.json().await.ok()?;
     let answer = http
         .post(format!("{public}/self-service/registration?flow={}", flow["id"].as_str()?))
         .json(&json!({"method": "password", "traits": {"email": email}, "password": password}))
@@ -216,7 +217,8 @@ async fn check_everything_whole(server: &ServerProcess, known: &[Registered]) ->
         let email = identity["traits"]["email"].as_str().unwrap_or_else(|| panic!("no email: {identity}"));
         assert_eq!(identity["credentials"]["password"]["identifiers"], json!([email]), "half-created: {identity}");
         for addresses in ["verifiable_addresses", "recovery_addresses"] {
-            let values: Vec<&Value> = identity[addresses].as_array().into_iter().flatten().map(|a| &a["value"]).collect();
+            let values: Vec<&Value> =
+                identity[addresses].as_array().into_iter().flatten().map(|a| &a["value"]).collect();
             assert_eq!(values, [email], "half-created ({addresses}): {identity}");
         }
     }
@@ -271,7 +273,9 @@ async fn sqlite_survives_sigkill_under_load_three_times() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_survives_sigkill_under_load_three_times() {
     let Some(url) = std::env::var("IDENTITY_TEST_POSTGRES_URL").ok().filter(|url| !url.is_empty()) else {
-        eprintln!("SKIPPED: IDENTITY_TEST_POSTGRES_URL is not set, so the PostgreSQL crash test passes without running");
+        eprintln!(
+            "SKIPPED: IDENTITY_TEST_POSTGRES_URL is not set, so the PostgreSQL crash test passes without running"
+        );
         return;
     };
     // The schema is made (and migrated) through the store; the server finds it through its search path.

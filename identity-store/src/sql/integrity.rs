@@ -19,7 +19,8 @@ impl SqlStore {
                     return Err(Error::corrupt("database", "integrity_check", findings.join("; ")));
                 }
                 // Foreign keys are enforced per connection; a row written without them would show here.
-                let orphans = sqlx::query("PRAGMA foreign_key_check").fetch_all(self.pool()).await.map_err(map_error)?;
+                let orphans =
+                    sqlx::query("PRAGMA foreign_key_check").fetch_all(self.pool()).await.map_err(map_error)?;
                 if !orphans.is_empty() {
                     let tables: Vec<String> =
                         orphans.iter().filter_map(|row| row.try_get::<String, _>(0).ok()).collect();
