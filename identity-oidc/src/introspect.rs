@@ -12,7 +12,7 @@ use crate::provider::{ACCESS_TOKEN_TYP, AccessTokenClaims, Confirmation, GrantDo
 use subtle::ConstantTimeEq as _;
 
 /// The longest token looked at; real access tokens are well under 2 KiB.
-const MAX_TOKEN_LENGTH: usize = 16 * 1024;
+pub(crate) const MAX_TOKEN_LENGTH: usize = 16 * 1024;
 
 /// An introspection answer (RFC 7662 §2.2). Inactive tokens carry nothing but `active: false`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -135,6 +135,7 @@ impl Provider {
     /// Introspects an access or refresh token (RFC 7662): active only if valid, unexpired and not revoked.
     /// The endpoint must authenticate its caller first ([`authenticate_client`](Self::authenticate_client)).
     pub async fn introspect(&self, token: &str) -> Result<Introspection, Error> {
+        self.learn_key_of(token).await?;
         let now = self.clock.now();
         // Bound tokens introspect too, with their `cnf` for the resource server to check (RFC 8705 §3.2).
         if let Ok(claims) = self.decode_access_token(token, &self.settings.audience) {
@@ -191,6 +192,7 @@ impl Provider {
             return Ok(());
         }
         // Expired access tokens too: their signature still says whose they are.
+        self.learn_key_of(token).await?;
         let keys = self.keys();
         let Ok(header) = jsonwebtoken::decode_header(token) else { return Ok(()) };
         let Some(key) = header.kid.as_deref().and_then(|kid| keys.find(kid)) else { return Ok(()) };

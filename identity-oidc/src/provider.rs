@@ -2,7 +2,7 @@
 //! access, refresh and ID token issuance). The endpoints' logic lives in [`authorize`](crate::authorize),
 //! [`token`](crate::token), [`introspect`](crate::introspect) and [`userinfo`](crate::userinfo).
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -226,8 +226,17 @@ pub struct Provider {
     /// Authenticates `tls_client_auth` clients' certificates; none until configured.
     pub(crate) certificates: Option<Arc<Authenticator>>,
     keys: RwLock<Arc<KeySet>>,
+    /// Reloads the stored key set when a token names a key this provider does not hold; none until configured.
+    key_refresh: Option<KeyRefresh>,
     pub(crate) settings: ProviderSettings,
     pub(crate) clients: Clients,
+}
+
+/// What a provider needs to read the stored key set again on an unknown `kid`, and when it last did.
+struct KeyRefresh {
+    cipher: Arc<SecretCipher>,
+    min_interval: Duration,
+    last: Mutex<Option<identity_core::time::OffsetDateTime>>,
 }
 
 impl std::fmt::Debug for Provider {
@@ -240,7 +249,51 @@ impl Provider {
     /// A provider storing clients and tokens in `store`, signing with `keys`.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, keys: KeySet, settings: ProviderSettings) -> Self {
         let clients = Clients::new(store.clone(), clock.clone());
-        Self { store, clock, certificates: None, keys: RwLock::new(Arc::new(keys)), settings, clients }
+        Self {
+            store,
+            clock,
+            certificates: None,
+            keys: RwLock::new(Arc::new(keys)),
+            key_refresh: None,
+            settings,
+            clients,
+        }
+    }
+
+    /// Reads the key set kept in the store again (opened with `cipher`) when a token names a key this provider
+    /// does not hold, before refusing it: a replica then verifies tokens signed by a key another replica just
+    /// rotated to, instead of refusing them until its next timed [`reload_keys`](Self::reload_keys). At most one
+    /// such reload per `min_interval`, so tokens with made-up `kid`s cannot turn every request into a store read;
+    /// within that interval an unknown key is refused as before. The checks that read the store anyway
+    /// ([`live_access_token`](Self::live_access_token), [`introspect`](Self::introspect),
+    /// [`revoke`](Self::revoke)) do this; the offline [`verify_access_token`](Self::verify_access_token) does not.
+    pub fn with_key_refresh(mut self, cipher: Arc<SecretCipher>, min_interval: Duration) -> Self {
+        self.key_refresh = Some(KeyRefresh { cipher, min_interval, last: Mutex::new(None) });
+        self
+    }
+
+    /// With [`with_key_refresh`](Self::with_key_refresh): reloads the stored key set if `token` is a JWT naming a
+    /// key this provider does not hold and no such reload happened within the interval. Anything else is left
+    /// for the verification that follows to refuse.
+    pub(crate) async fn learn_key_of(&self, token: &str) -> Result<(), Error> {
+        let Some(refresh) = &self.key_refresh else { return Ok(()) };
+        if token.len() > crate::introspect::MAX_TOKEN_LENGTH {
+            return Ok(());
+        }
+        let Some(kid) = jsonwebtoken::decode_header(token).ok().and_then(|header| header.kid) else { return Ok(()) };
+        if self.keys().find(&kid).is_some() {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        {
+            // Claimed before the read, so concurrent requests with unknown kids make one reload, not many.
+            let mut last = refresh.last.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if last.is_some_and(|at| now < at + refresh.min_interval) {
+                return Ok(());
+            }
+            *last = Some(now);
+        }
+        self.reload_keys(&refresh.cipher).await
     }
 
     /// Accepts `tls_client_auth` clients: `authenticator` (configured with the trusted client CAs, see
@@ -284,8 +337,9 @@ impl Provider {
     }
 
     /// Reads the key set kept in the store again, so that a rotation made by another replica takes effect here:
-    /// call it on a timer shorter than the time between rotations, or when a token names a key this replica
-    /// does not know. Keeps the current set when the store holds none.
+    /// call it on a timer shorter than the time between rotations (and see
+    /// [`with_key_refresh`](Self::with_key_refresh) for tokens naming a key this replica has not read yet).
+    /// Keeps the current set when the store holds none.
     pub async fn reload_keys(&self, cipher: &SecretCipher) -> Result<(), Error> {
         if let Some(keys) = KeySet::load(self.store.as_ref(), cipher).await? {
             self.replace_keys(keys);

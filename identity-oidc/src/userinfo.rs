@@ -35,6 +35,7 @@ impl Provider {
         access_token: &str,
         certificate_der: Option<&[u8]>,
     ) -> Result<(AccessTokenClaims, TokenRecord), Error> {
+        self.learn_key_of(access_token).await?;
         let audience = &self.settings.audience;
         let claims = match certificate_der {
             Some(der) => self.verify_bound_access_token(access_token, audience, der)?,

@@ -35,6 +35,7 @@ identity_store::on_every_store!(
     rs256_keys_rotate_and_keep_verifying_tokens_they_signed,
     registration_validates_metadata_and_hides_the_secret,
     replicas_share_the_stored_key_set_and_rotating_at_once_rotates_once,
+    a_key_rotated_on_one_replica_is_learned_by_the_other_at_its_first_token_once_per_interval,
 );
 
 async fn authorization_code_with_pkce_issues_tokens_bound_to_the_session(store: Arc<dyn Store>) {
@@ -543,4 +544,48 @@ async fn replicas_share_the_stored_key_set_and_rotating_at_once_rotates_once(sto
     assert!(KeySet::load(store.as_ref(), &cipher_of(6)).await.is_err());
     let stored = store.document("signing_keys", "current").await.unwrap().unwrap();
     assert!(!stored.document.to_string().contains("PRIVATE KEY"));
+}
+
+async fn a_key_rotated_on_one_replica_is_learned_by_the_other_at_its_first_token_once_per_interval(
+    store: Arc<dyn Store>,
+) {
+    let w = world(store.clone()).await;
+    let cipher = Arc::new(cipher_of(5));
+    let replica = || async {
+        let keys = KeySet::load_or_create(store.as_ref(), &cipher, SigningAlgorithm::ES256).await.unwrap();
+        Provider::new(store.clone(), w.clock.clone(), keys, ProviderSettings::new(ISSUER))
+    };
+    let lagging = replica().await;
+    let learning = replica().await.with_key_refresh(cipher.clone(), Duration::seconds(1));
+    w.provider.reload_keys(&cipher).await.unwrap();
+    w.provider.rotate_keys(&cipher, SigningAlgorithm::ES256).await.unwrap();
+    let rotated = w.tokens().await.access_token;
+
+    let refused = lagging.live_access_token(&rotated, None).await.unwrap_err();
+    assert!(matches!(refused, Error::InvalidToken { reason: "unknown key" }), "{refused:?}");
+    let (claims, _) = learning.live_access_token(&rotated, None).await.unwrap();
+    assert_eq!(claims.sub, w.identity.id.to_string());
+    assert_eq!(learning.keys().current().kid(), w.provider.keys().current().kid(), "and it signs with it too");
+
+    // Within the interval a second unknown key is refused, however many tokens name it; after it, learned.
+    w.provider.rotate_keys(&cipher, SigningAlgorithm::ES256).await.unwrap();
+    let newer = w.tokens().await.access_token;
+    for _ in 0..3 {
+        assert!(!learning.introspect(&newer).await.unwrap().active);
+    }
+    w.clock.advance(Duration::seconds(1));
+    assert!(learning.introspect(&newer).await.unwrap().active);
+
+    // Revocation learns the key too, so a token signed by a key rotated elsewhere can still be revoked here.
+    w.clock.advance(Duration::seconds(1));
+    w.provider.rotate_keys(&cipher, SigningAlgorithm::ES256).await.unwrap();
+    let newest = w.tokens().await.access_token;
+    learning.revoke(&w.public, &newest).await.unwrap();
+    assert!(!w.provider.introspect(&newest).await.unwrap().active, "the revocation did not reach the token");
+    assert!(w.provider.introspect(&newer).await.unwrap().active);
+
+    // Tokens that are not JWTs, or name no key, are refused without a reload.
+    for junk in ["", "not a token", "e30.e30.", &"a".repeat(20_000)] {
+        assert!(!learning.introspect(junk).await.unwrap().active);
+    }
 }

@@ -71,6 +71,24 @@ pub struct Config {
     pub enrollment: EnrollmentConfig,
     /// Logins at upstream identity providers (the providers themselves are kept in the store).
     pub federation: FederationConfig,
+    /// The OAuth2/OIDC provider.
+    pub oauth2: OAuth2Config,
+}
+
+/// The OAuth2/OIDC provider's upkeep.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OAuth2Config {
+    /// How often the stored signing keys are read again (default `60s`), so that a key rotated on another replica
+    /// signs here too and appears in this replica's JWKS. A token signed by a key this replica has not read yet
+    /// makes it read the keys at once (at most once a second), so verifying does not wait for this.
+    pub key_reload_interval: DurationText,
+}
+
+impl Default for OAuth2Config {
+    fn default() -> Self {
+        Self { key_reload_interval: DurationText("60s".into()) }
+    }
 }
 
 /// How the server talks to upstream identity providers.
@@ -153,6 +171,7 @@ impl Default for Config {
             rbac: Default::default(),
             enrollment: EnrollmentConfig::default(),
             federation: FederationConfig::default(),
+            oauth2: OAuth2Config::default(),
         }
     }
 }
@@ -577,6 +596,7 @@ const SECTIONS: &[&str] = &[
     "rbac",
     "enrollment",
     "federation",
+    "oauth2",
 ];
 
 impl Config {
@@ -637,6 +657,7 @@ impl Config {
             ("enrollment.lifespan", &self.enrollment.lifespan),
             ("federation.connect_timeout", &self.federation.connect_timeout),
             ("federation.timeout", &self.federation.timeout),
+            ("oauth2.key_reload_interval", &self.oauth2.key_reload_interval),
         ];
         for (path, duration) in durations {
             duration.parse().map_err(|message| field(path, message))?;
@@ -788,6 +809,8 @@ mod tests {
         let twice = json!({"enrollment": {"third_party_cas": [third(id), third(id)]}});
         assert_eq!(path_of(twice), "enrollment.third_party_cas[1].id");
         assert_eq!(path_of(json!({"federation": {"timeout": "0s"}})), "federation.timeout");
+        assert_eq!(path_of(json!({"oauth2": {"key_reload_interval": "often"}})), "oauth2.key_reload_interval");
+        assert_eq!(path_of(json!({"oauth2": {"reload": "1m"}})), "oauth2.reload");
         assert_eq!(path_of(json!({"database": {"max_connections": 0}})), "database.max_connections");
         assert_eq!(path_of(json!({"database": {"acquire_timeout": "soon"}})), "database.acquire_timeout");
     }

@@ -219,7 +219,7 @@ async fn introspect(
 }
 
 /// `POST /admin/oauth2/keys/rotate`: a new current signing key (the previous one keeps verifying); answers the
-/// new JWKS. Other replicas take it up on their next key reload.
+/// new JWKS. Other replicas take it up on their next key reload, or at the first token signed by it they see.
 async fn rotate_keys(State(app): State<Arc<AppState>>) -> Result<Response, OAuthResponse> {
     app.oauth2.rotate_keys(&app.cipher, identity_oidc::SigningAlgorithm::ES256).await?;
     Ok(Json(app.oauth2.jwks()).into_response())

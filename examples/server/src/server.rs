@@ -92,8 +92,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         tasks.push(crate::mtls::serve(tcp, acceptor, public_router, limits, stopped.clone()));
     }
     // Rotations are rare and tokens live an hour: a minute's delay before another replica signs with the new key
-    // is harmless, and verifying needs none (the previous key stays published).
-    crate::oauth2::reload_keys(state.clone(), std::time::Duration::from_secs(60), stopped.clone());
+    // is harmless, and verifying needs none (an unknown kid reads the keys at once; the previous key stays).
+    let reload_every = std_duration(&config.oauth2.key_reload_interval, 60);
+    crate::oauth2::reload_keys(state.clone(), reload_every, stopped.clone());
     // Started logins whose callback never came lapse within 15 minutes; sweeping them once a minute is plenty.
     crate::federation::sweep_pending(state.clone(), std::time::Duration::from_secs(60), stopped.clone());
     tasks.push(crate::listen::serve(admin_listener, admin_router, limits, stopped));

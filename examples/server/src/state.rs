@@ -242,7 +242,9 @@ impl AppState {
             clock.clone(),
             signing_keys,
             identity_oidc::ProviderSettings::new(public_url.clone()),
-        );
+        )
+        // A token signed by a key another replica just rotated to is verified at once, not after the next reload.
+        .with_key_refresh(cipher.clone(), identity_core::time::Duration::seconds(1));
         if config.serve.mtls.is_some() {
             oauth2 = oauth2.with_certificate_authentication(authenticator);
         }
