@@ -790,7 +790,7 @@ async fn post_browser(
     let token = csrf_token(flow);
     let presented = match csrf {
         Csrf::Missing => None,
-        Csrf::Wrong => Some(format!("x{}", &token[1..])),
+        Csrf::Wrong => Some(altered(&token)),
         Csrf::WithoutCookie | Csrf::Right => Some(token),
     };
     let mut fields: Vec<(String, String)> = fields.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
@@ -823,6 +823,19 @@ async fn post_browser(
         browser.cookie_header()
     };
     request.header("cookie", cookies).send().await.unwrap()
+}
+
+/// `token` with its first character changed, so it is always a different token of the same length (putting a fixed
+/// character first would give the token back whenever it already began with that character).
+fn altered(token: &str) -> String {
+    let mut chars = token.chars();
+    let first = match chars.next() {
+        Some('a') => 'b',
+        _ => 'a',
+    };
+    let altered = format!("{first}{}", chars.as_str());
+    assert_ne!(altered, token);
+    altered
 }
 
 /// Starts browser flow `kind` in `browser` and answers it (as JSON).
@@ -974,7 +987,7 @@ async fn every_browser_flow_submission_needs_the_csrf_token_and_its_cookie() {
     for (url, expected) in [
         (server.public("/self-service/logout"), 400),
         (server.public("/self-service/logout?token="), 401),
-        (server.public(&format!("/self-service/logout?token=x{}", &logout_token[1..])), 401),
+        (server.public(&format!("/self-service/logout?token={}", altered(&logout_token))), 401),
     ] {
         let response = browser.send(server.http.get(&url)).await;
         assert_eq!(response.status(), expected, "{url}");
