@@ -66,7 +66,11 @@ fn deliveries(server: &ServerProcess, to: &str) -> Vec<(String, u64)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recovery_code_sent_while_smtp_is_down_arrives_when_it_comes_up() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    // Bound but not listening: connections are refused, as by a host whose SMTP is down, and no other test can
+    // take the port before the sink listens on it.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = socket.local_addr().unwrap().port();
     let server = server_sending_to(port).await;
     let http = reqwest::Client::new();
     let submit = recover(&http, &server, "ada@example.com").await;
@@ -75,7 +79,7 @@ async fn a_recovery_code_sent_while_smtp_is_down_arrives_when_it_comes_up() {
         deliveries(&server, "ada@example.com").contains(&("delivery failed; retrying".into(), 1))
     })
     .await;
-    let mut sink = MailSink::on(tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap(), None);
+    let mut sink = MailSink::on(socket.listen(16).unwrap(), None);
     let mail = sink.next().await;
     assert_eq!(mail.to, ["ada@example.com"]);
     let code = mail.code().unwrap_or_else(|| panic!("no code in {}", mail.text));

@@ -519,20 +519,16 @@ fn forms(secret: &[u8]) -> Vec<Vec<u8>> {
     forms
 }
 
-/// Where `needle` occurs in `haystack`; a run of digits (a six-digit code) only where no digit touches it.
-fn occurrences(haystack: &[u8], needle: &[u8]) -> Vec<usize> {
-    let digits = needle.iter().all(u8::is_ascii_digit);
-    haystack
-        .windows(needle.len())
-        .enumerate()
-        .filter(|(_, window)| *window == needle)
-        .map(|(at, _)| at)
-        .filter(|&at| {
-            !digits
-                || !(at > 0 && haystack[at - 1].is_ascii_digit()
-                    || haystack.get(at + needle.len()).is_some_and(u8::is_ascii_digit))
-        })
-        .collect()
+#[test]
+fn the_scan_finds_a_code_written_down_but_not_in_hashes_uuids_or_times() {
+    let code = b"123456";
+    for stored in [&b"{\"code\":\"123456\"}"[..], b"123456", b"code=123456&x", b"'123456'"] {
+        assert_eq!(support::occurrences(stored, code).len(), 1, "{}", String::from_utf8_lossy(stored));
+    }
+    for noise in [&b"9f123456e0"[..], b"0123456", b"1234567", b"2026-12-06T22:31:19.123456Z", b"a123456-"] {
+        assert!(support::occurrences(noise, code).is_empty(), "{}", String::from_utf8_lossy(noise));
+    }
+    assert_eq!(support::occurrences(b"tok-abc.tok-abc", b"tok-abc").len(), 2, "other secrets are found anywhere");
 }
 
 /// Panics with every secret found in `files` (name and bytes), and where.
@@ -541,7 +537,7 @@ fn assert_no_secret_in(files: &[(String, Vec<u8>)], secrets: &[Seen]) {
     for secret in secrets {
         for form in forms(&secret.bytes) {
             for (name, bytes) in files {
-                for at in occurrences(bytes, &form) {
+                for at in support::occurrences(bytes, &form) {
                     let context = &bytes[at.saturating_sub(60)..(at + form.len() + 60).min(bytes.len())];
                     found.push(format!(
                         "{} (as `{}`) in {name} at {at}: …{}…",
@@ -577,7 +573,7 @@ async fn no_secret_handed_out_is_stored_in_the_sqlite_file() {
             files.push((name, bytes));
         }
     }
-    let holds_data = files.iter().any(|(_, bytes)| !occurrences(bytes, b"ada@example.com").is_empty());
+    let holds_data = files.iter().any(|(_, bytes)| !support::occurrences(bytes, b"ada@example.com").is_empty());
     assert!(
         holds_data,
         "the scanned files hold no data: {:?}",

@@ -26,13 +26,16 @@ async fn the_recovery_code_arrives_by_smtp_and_recovers_the_account() {
         .spawn()
         .unwrap();
     let mut mail = BufReader::new(smtpd.stdout.take().unwrap()).lines();
-    // Wait until it accepts connections.
+    // Wait until it accepts connections; say so if it never does (it exited, or the port was taken meanwhile).
+    let mut listening = false;
     for _ in 0..100 {
         if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            listening = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    assert!(listening, "aiosmtpd is not listening on port {port}: {:?}", smtpd.try_wait());
 
     let document = json!({
         "dsn": "memory",

@@ -24,6 +24,24 @@ impl JsonBody for reqwest::RequestBuilder {
     }
 }
 
+/// Where `needle` occurs in `haystack`. A run of digits (a six-digit code) counts only where no letter or digit
+/// touches it: hex hashes, UUIDs, timestamps and floats are full of six-digit runs that are no leak.
+pub fn occurrences(haystack: &[u8], needle: &[u8]) -> Vec<usize> {
+    let digits = needle.iter().all(u8::is_ascii_digit);
+    let alone = |at: usize| {
+        let touched = at > 0 && haystack[at - 1].is_ascii_alphanumeric()
+            || haystack.get(at + needle.len()).is_some_and(u8::is_ascii_alphanumeric);
+        !touched
+    };
+    haystack
+        .windows(needle.len())
+        .enumerate()
+        .filter(|(_, window)| *window == needle)
+        .map(|(at, _)| at)
+        .filter(|&at| !digits || alone(at))
+        .collect()
+}
+
 /// The key ids of a JWKS document, in its order (the signing key first).
 pub fn kids(jwks: &Value) -> Vec<String> {
     jwks["keys"].as_array().unwrap().iter().map(|key| key["kid"].as_str().unwrap().to_owned()).collect()
