@@ -55,6 +55,9 @@
 //! without ever linking an existing one silently.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// Outside tests, input that may be missing or wrong gets a typed error, never a panic; clippy holds every
+// unwrap and expect of the crate's code to that.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod authorize;
 pub mod client;

@@ -16,6 +16,10 @@
 //! all. The fixtures the checks build on ([`identity_with_email`], [`token_hash`], [`START`], ...) are public too,
 //! for a backend's own tests. Time never passes by sleeping: every instant is [`START`] plus an explicit duration.
 
+// A check's `expect` is one of its assertions: a store that fails where the contract says it succeeds fails the
+// check, at that line and with that message, as `assert!` would. A typed error returned instead would lose both.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeSet;
 use std::fmt::Debug;
 use std::future::Future;

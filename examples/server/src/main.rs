@@ -1,5 +1,7 @@
 //! `identity-server`: serve, migrate, check the configuration, or run an admin job.
 
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
 use std::process::ExitCode;
 
 use clap::Parser as _;
