@@ -584,8 +584,14 @@ async fn a_key_rotated_on_one_replica_is_learned_by_the_other_at_its_first_token
     assert!(!w.provider.introspect(&newest).await.unwrap().active, "the revocation did not reach the token");
     assert!(w.provider.introspect(&newer).await.unwrap().active);
 
-    // Tokens that are not JWTs, or name no key, are refused without a reload.
+    // Tokens that are not JWTs, name no key or name a known one are refused or verified without a reload: the
+    // next key rotated elsewhere is still learned within the same interval.
+    w.clock.advance(Duration::seconds(1));
     for junk in ["", "not a token", "e30.e30.", &"a".repeat(20_000)] {
         assert!(!learning.introspect(junk).await.unwrap().active);
     }
+    assert!(learning.introspect(&newer).await.unwrap().active);
+    w.provider.rotate_keys(&cipher, SigningAlgorithm::ES256).await.unwrap();
+    let latest = w.tokens().await.access_token;
+    assert!(learning.introspect(&latest).await.unwrap().active, "a token without a known kid used up the reload");
 }

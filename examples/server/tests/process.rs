@@ -118,21 +118,9 @@ async fn logs_keep_secrets_out_sighup_reloads_the_rules_and_sigterm_stops_cleanl
     assert!(status.success(), "{status}");
     stderr.read_to_string(&mut seen).await.unwrap();
     assert!(seen.contains("shutting down"), "{seen}");
-    // Timestamps are left out: their microseconds could spell any six digits.
-    let logged: String = seen
-        .lines()
-        .map(|line| match serde_json::from_str::<Value>(line) {
-            Ok(mut entry) => {
-                entry.as_object_mut().map(|entry| entry.remove("timestamp"));
-                entry.to_string()
-            }
-            Err(_) => line.to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
     for secret in [password, token.as_str(), code.as_str(), query_secret] {
-        let found = support::occurrences(logged.as_bytes(), secret.as_bytes());
-        assert!(found.is_empty(), "a secret reached the log:\n{logged}");
+        let found = support::occurrences(seen.as_bytes(), secret.as_bytes());
+        assert!(found.is_empty(), "a secret reached the log:\n{seen}");
     }
     // One access line per request; whoami's names the identity it answered for.
     let access: Vec<Value> = seen

@@ -829,9 +829,7 @@ fn altered(token: &str) -> String {
         Some('a') => 'b',
         _ => 'a',
     };
-    let altered = format!("{first}{}", chars.as_str());
-    assert_ne!(altered, token);
-    altered
+    format!("{first}{}", chars.as_str())
 }
 
 /// Starts browser flow `kind` in `browser` and answers it (as JSON).
