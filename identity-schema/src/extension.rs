@@ -218,7 +218,8 @@ fn percent_decode(fragment: &str) -> Option<String> {
     let mut index = 0;
     while index < bytes.len() {
         if bytes[index] == b'%' {
-            let hex = fragment.get(index + 1..index + 3)?;
+            // Two hex digits exactly: from_str_radix alone would also take a sign (`%+5`).
+            let hex = fragment.get(index + 1..index + 3).filter(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()))?;
             out.push(u8::from_str_radix(hex, 16).ok()?);
             index += 3;
         } else {
@@ -302,5 +303,9 @@ mod tests {
         assert_eq!(local_target(&root, "urn:x#/definitions/c%20d"), Some(&json!({"y": 2})));
         assert_eq!(local_target(&root, "other.json#/definitions/a~1b"), None);
         assert_eq!(local_target(&root, "#/definitions/%zz"), None);
+        // A sign is no hex digit (u8::from_str_radix takes `+5` as 5), even where a definition is named U+0005.
+        let root = json!({"definitions": {"\u{5}": {"z": 3}}});
+        assert_eq!(local_target(&root, "#/definitions/%05"), Some(&json!({"z": 3})));
+        assert_eq!(local_target(&root, "#/definitions/%+5"), None);
     }
 }

@@ -539,7 +539,11 @@ impl Default for LogConfig {
     }
 }
 
-/// A duration written as Kratos writes them: `90s`, `15m`, `1h30m`, `24h`, `7d`.
+/// The longest duration the configuration takes: a hundred years, so that an instant plus any configured
+/// lifespan or interval stays far inside the dates the clock can hold.
+const MAX_DURATION: identity_core::time::Duration = identity_core::time::Duration::days(36_500);
+
+/// A duration written as Kratos writes them: `90s`, `15m`, `1h30m`, `24h`, `7d` (at most 100 years).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
 pub struct DurationText(pub String);
@@ -560,14 +564,20 @@ impl DurationText {
             }
             let amount: i64 = digits.parse().map_err(|_| format!("`{text}` is not a duration like 15m or 1h30m"))?;
             digits.clear();
-            let unit = match c {
-                's' => identity_core::time::Duration::seconds(amount),
-                'm' => identity_core::time::Duration::minutes(amount),
-                'h' => identity_core::time::Duration::hours(amount),
-                'd' => identity_core::time::Duration::days(amount),
+            let seconds_per_unit = match c {
+                's' => 1,
+                'm' => 60,
+                'h' => 3_600,
+                'd' => 86_400,
                 _ => return Err(format!("`{text}` has an unknown unit `{c}` (use s, m, h or d)")),
             };
-            total = total.checked_add(unit).ok_or_else(|| format!("`{text}` is too long"))?;
+            // time's `Duration::days` and the like panic on overflow; seconds are counted here instead.
+            let too_long = || format!("`{text}` is longer than {} days", MAX_DURATION.whole_days());
+            let seconds = amount.checked_mul(seconds_per_unit).ok_or_else(too_long)?;
+            total = total.checked_add(identity_core::time::Duration::seconds(seconds)).ok_or_else(too_long)?;
+            if total > MAX_DURATION {
+                return Err(too_long());
+            }
         }
         if !digits.is_empty() {
             return Err(format!("`{text}` lacks a unit (use s, m, h or d)"));
@@ -830,8 +840,14 @@ mod tests {
         let parse = |text: &str| DurationText(text.into()).parse();
         assert_eq!(parse("1h30m").unwrap(), identity_core::time::Duration::minutes(90));
         assert_eq!(parse("7d").unwrap(), identity_core::time::Duration::days(7));
-        for bad in ["", "15", "1x", "0s", "h", "99999999999999999999d"] {
+        assert_eq!(parse("36500d").unwrap(), identity_core::time::Duration::days(36_500));
+        // Beyond i64, beyond i64 once in seconds (time's constructors would panic), beyond 100 years, by a sum.
+        for bad in ["", "15", "1x", "0s", "h", "99999999999999999999d", "999999999999999d", "9223372036854775807m"] {
             assert!(parse(bad).is_err(), "{bad}");
+        }
+        for long in ["36501d", "876001h", "36500d1s", "36000d36000d"] {
+            let error = parse(long).unwrap_err();
+            assert!(error.contains("longer than 36500 days"), "{long}: {error}");
         }
     }
 }

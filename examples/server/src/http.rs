@@ -232,7 +232,9 @@ fn form_text(encoded: &[u8]) -> Result<String, ApiError> {
         match encoded[index] {
             b'+' => bytes.push(b' '),
             b'%' => {
-                let hex = encoded.get(index + 1..index + 3).and_then(|hex| std::str::from_utf8(hex).ok());
+                // Two hex digits exactly: from_str_radix alone would also take a sign (`%+5`).
+                let hex = encoded.get(index + 1..index + 3).filter(|hex| hex.iter().all(u8::is_ascii_hexdigit));
+                let hex = hex.and_then(|hex| std::str::from_utf8(hex).ok());
                 let byte = hex.and_then(|hex| u8::from_str_radix(hex, 16).ok());
                 bytes.push(byte.ok_or_else(|| ApiError::bad_request("the form body has a bad percent escape"))?);
                 index += 2;
@@ -380,6 +382,8 @@ mod tests {
         );
         assert_eq!(body_object(&headers, b"a=%FF%FE").unwrap_err().status(), 400);
         assert_eq!(body_object(&headers, b"a=%4").unwrap_err().status(), 400);
+        // A sign is no hex digit (u8::from_str_radix takes `+5` as 5).
+        assert_eq!(body_object(&headers, b"a=%+5").unwrap_err().status(), 400);
         assert_eq!(body_object(&headers, b"a=x+y&b&").unwrap(), json!({"a": "x y", "b": ""}));
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
         assert_eq!(body_object(&headers, b"x").unwrap_err().status(), 415);
